@@ -4,6 +4,8 @@ PKGS     ?= ./...
 BIN      ?= bin/replcheck
 BENCHTIME ?= 1s
 export TESTCONTAINERS_RYUK_DISABLED ?= true
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
 
 .PHONY: all build test test-short bench lint fuzz clean
 
@@ -20,8 +22,11 @@ test:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
+# Engine benchmarks; those run against a peer in the same run are also
+# printed as ratios (replcheck / peer, >1 means replcheck is better).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./engine/... | tee bench.out
+	@echo; $(GO) run ./tools/benchratio < bench.out
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -141,6 +141,29 @@ type Store struct {
 type bucketState struct {
 	info    Bucket
 	objects *btree.BTreeG[*object]
+	// count and bytes track the latest non-deleted versions as they change,
+	// so bucket stats never walk the objects.
+	count, bytes int64
+}
+
+// replaceLatest accounts for key's latest version changing from old to now
+// (either may be nil or a delete marker).
+func (bs *bucketState) replaceLatest(old, now *Version) {
+	if old != nil && !old.DeleteMarker {
+		bs.count--
+		bs.bytes -= old.Size
+	}
+	if now != nil && !now.DeleteMarker {
+		bs.count++
+		bs.bytes += now.Size
+	}
+}
+
+func (o *object) latest() *Version {
+	if o == nil || len(o.versions) == 0 {
+		return nil
+	}
+	return o.versions[0]
 }
 
 // object holds the versions of one key, newest first.
@@ -216,6 +239,7 @@ func (s *Store) load() error {
 	for _, bs := range s.buckets {
 		bs.objects.Ascend(func(o *object) bool {
 			sort.Slice(o.versions, func(i, j int) bool { return o.versions[i].Seq > o.versions[j].Seq })
+			bs.replaceLatest(nil, o.latest())
 			return true
 		})
 	}
@@ -353,13 +377,7 @@ func (s *Store) DeleteBucket(name string) error {
 func (bs *bucketState) stats() Bucket {
 	b := bs.info
 	b.Meta = maps.Clone(b.Meta)
-	bs.objects.Ascend(func(o *object) bool {
-		if v := o.versions[0]; !v.DeleteMarker {
-			b.Objects++
-			b.Bytes += v.Size
-		}
-		return true
-	})
+	b.Objects, b.Bytes = bs.count, bs.bytes
 	return b
 }
 
@@ -485,6 +503,7 @@ func (s *Store) commit(bucket, key string, meta ObjectMeta, marker bool) (*Versi
 		o = &object{key: key}
 		bs.objects.ReplaceOrInsert(o)
 	}
+	bs.replaceLatest(o.latest(), v)
 	if v.VersionID == NullVersion {
 		for i, old := range o.versions {
 			if old.VersionID == NullVersion {
@@ -580,7 +599,9 @@ func (s *Store) DeleteObject(bucket, key, versionID string) (DeleteResult, error
 		if v.VersionID != versionID {
 			continue
 		}
+		before := o.latest()
 		o.versions = append(o.versions[:i], o.versions[i+1:]...)
+		bs.replaceLatest(before, o.latest())
 		if len(o.versions) == 0 {
 			bs.objects.Delete(o)
 		}

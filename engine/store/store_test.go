@@ -181,6 +181,17 @@ func TestVersioning(t *testing.T) {
 	if nulls != 1 || len(lv.Versions) != 3 {
 		t.Fatalf("suspended: %d versions, %d null", len(lv.Versions), nulls)
 	}
+	// Bucket stats count latest versions only, through every kind of change.
+	put(t, s, "b", "other", "12345")
+	s.DeleteObject("b", "other", "") // a null delete marker
+	if b, _ := s.GetBucket("b"); b.Objects != 1 || b.Bytes != 2 {
+		t.Fatalf("stats after deletes: %d objects, %d bytes", b.Objects, b.Bytes)
+	}
+	s.DeleteObject("b", "other", store.NullVersion) // removing the marker leaves nothing
+	s.DeleteObject("b", "k", store.NullVersion)     // latest goes; v2 is latest again
+	if b, _ := s.GetBucket("b"); b.Objects != 1 || b.Bytes != 2 {
+		t.Fatalf("stats after version deletes: %d objects, %d bytes", b.Objects, b.Bytes)
+	}
 }
 
 func TestUnversionedOverwriteRemovesOldData(t *testing.T) {

@@ -41,6 +41,9 @@ var (
 	ErrInvalidPartOrder  = errors.New("parts not in ascending order")
 	ErrEntityTooSmall    = errors.New("part smaller than the minimum allowed size")
 	ErrMetadataTooLarge  = errors.New("metadata too large")
+	// ErrDeleteMarker is returned by operations that need an object
+	// version when the version named by id is a delete marker.
+	ErrDeleteMarker = errors.New("the version is a delete marker")
 )
 
 // MaxKeyLength is the longest object key in bytes, as in S3 and Swift.
@@ -101,6 +104,7 @@ type ObjectMeta struct {
 	ContentType string            `json:"contentType,omitempty"`
 	Headers     map[string]string `json:"headers,omitempty"`  // Content-Encoding, Cache-Control, …; canonical names
 	UserMeta    map[string]string `json:"userMeta,omitempty"` // lower-case names without x-amz-meta- / x-object-meta-
+	Tags        map[string]string `json:"tags,omitempty"`     // S3 object tags, case-sensitive keys
 	SSE         *sse.Envelope     `json:"sse,omitempty"`
 	Parts       []Part            `json:"parts,omitempty"`
 	Multipart   bool              `json:"multipart,omitempty"`
@@ -523,6 +527,7 @@ func (s *Store) commit(bucket, key string, meta ObjectMeta, marker bool) (*Versi
 func (v *Version) clone(latest bool) *Version {
 	c := *v
 	c.UserMeta = maps.Clone(v.UserMeta)
+	c.Tags = maps.Clone(v.Tags)
 	c.Headers = maps.Clone(v.Headers)
 	c.Parts = append([]Part(nil), v.Parts...)
 	c.IsLatest = latest
@@ -645,6 +650,51 @@ func (s *Store) UpdateObjectMeta(bucket, key string, userMeta map[string]string,
 	}
 	o.versions[0] = v
 	return v.clone(true), nil
+}
+
+// SetObjectTags replaces the tags of one version in place (the latest when
+// versionID is empty); nil or empty tags remove them. As in S3, tagging is
+// not a write of the object: the version id, modification time and write
+// order stay. The latest version being a delete marker is ErrNoSuchKey; a
+// delete marker named by id is ErrDeleteMarker.
+func (s *Store) SetObjectTags(bucket, key, versionID string, tags map[string]string) (*Version, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bs, ok := s.buckets[bucket]
+	if !ok {
+		return nil, ErrNoSuchBucket
+	}
+	o, _ := bs.objects.Get(&object{key: key})
+	if o == nil {
+		if versionID != "" {
+			return nil, ErrNoSuchVersion
+		}
+		return nil, ErrNoSuchKey
+	}
+	i := 0
+	if versionID != "" {
+		for i = 0; i < len(o.versions) && o.versions[i].VersionID != versionID; i++ {
+		}
+		if i == len(o.versions) {
+			return nil, ErrNoSuchVersion
+		}
+	}
+	if o.versions[i].DeleteMarker {
+		if versionID == "" {
+			return nil, ErrNoSuchKey
+		}
+		return nil, ErrDeleteMarker
+	}
+	v := o.versions[i].clone(false)
+	v.Tags = nil
+	if len(tags) > 0 {
+		v.Tags = maps.Clone(tags)
+	}
+	if err := s.saveVersion(v); err != nil {
+		return nil, err
+	}
+	o.versions[i] = v
+	return v.clone(i == 0), nil
 }
 
 // Data reads an object version's stored bytes across its parts.

@@ -459,3 +459,99 @@ func TestUpdateObjectMeta(t *testing.T) {
 		t.Fatalf("data changed: %q", got)
 	}
 }
+
+func TestSetObjectTags(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *store.Store {
+		d, err := store.OpenDisk(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := store.Open(d, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	s.CreateBucket("b", store.BucketOptions{})
+	if _, err := s.SetObjectTags("b", "k", "", map[string]string{"a": "1"}); !errors.Is(err, store.ErrNoSuchKey) {
+		t.Fatalf("tag a missing key: %v", err)
+	}
+	if _, err := s.SetObjectTags("b", "k", "nope", map[string]string{"a": "1"}); !errors.Is(err, store.ErrNoSuchVersion) {
+		t.Fatalf("tag a missing version: %v", err)
+	}
+	if _, err := s.SetObjectTags("nobucket", "k", "", nil); !errors.Is(err, store.ErrNoSuchBucket) {
+		t.Fatalf("tag in a missing bucket: %v", err)
+	}
+	s.SetVersioning("b", store.VersioningEnabled)
+	v1 := put(t, s, "b", "k", "one")
+	v2 := put(t, s, "b", "k", "two")
+
+	// Latest by default; the version id, time and write order stay.
+	tags := map[string]string{"project": "x", "Env": "prod"}
+	got, err := s.SetObjectTags("b", "k", "", tags)
+	if err != nil || got.VersionID != v2.VersionID || got.Tags["project"] != "x" || !got.IsLatest {
+		t.Fatalf("tag latest: %+v %v", got, err)
+	}
+	if !got.ModTime.Equal(v2.ModTime) || got.Seq != v2.Seq {
+		t.Fatalf("tagging changed mod time or seq: %v/%d, was %v/%d", got.ModTime, got.Seq, v2.ModTime, v2.Seq)
+	}
+	tags["project"] = "mutated" // the store keeps its own copy
+	got.Tags["Env"] = "mutated"
+	if v, _ := s.GetObject("b", "k", ""); v.Tags["project"] != "x" || v.Tags["Env"] != "prod" || len(v.Tags) != 2 {
+		t.Fatalf("stored tags %v", v.Tags)
+	}
+	// An older version by id, leaving the latest alone.
+	if _, err := s.SetObjectTags("b", "k", v1.VersionID, map[string]string{"old": "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.GetObject("b", "k", v1.VersionID); v.Tags["old"] != "yes" || len(v.Tags) != 1 || v.IsLatest {
+		t.Fatalf("v1 tags %v latest=%v", v.Tags, v.IsLatest)
+	}
+	if v, _ := s.GetObject("b", "k", ""); v.VersionID != v2.VersionID || v.Tags["old"] != "" {
+		t.Fatalf("latest after tagging v1: %s %v", v.VersionID, v.Tags)
+	}
+	// Tags persist across a reload; data is untouched.
+	s.Close()
+	s = open()
+	if v, _ := s.GetObject("b", "k", ""); v.Tags["project"] != "x" || read(t, s, v) != "two" {
+		t.Fatalf("after reload: tags %v", v.Tags)
+	}
+	if v, _ := s.GetObject("b", "k", v1.VersionID); v.Tags["old"] != "yes" || read(t, s, v) != "one" {
+		t.Fatalf("v1 after reload: tags %v", v.Tags)
+	}
+	// Writes after a reload still order after the tagged versions.
+	v3 := put(t, s, "b", "k", "three")
+	if v3.Seq <= v2.Seq || v3.Tags != nil {
+		t.Fatalf("new version: seq %d (v2 %d), tags %v", v3.Seq, v2.Seq, v3.Tags)
+	}
+	// Empty tags remove them.
+	if got, err := s.SetObjectTags("b", "k", v2.VersionID, map[string]string{}); err != nil || got.Tags != nil {
+		t.Fatalf("clear: %v %v", got.Tags, err)
+	}
+	// Delete markers: latest is "no such key", by id is ErrDeleteMarker.
+	del, _ := s.DeleteObject("b", "k", "")
+	if _, err := s.SetObjectTags("b", "k", "", map[string]string{"a": "1"}); !errors.Is(err, store.ErrNoSuchKey) {
+		t.Fatalf("tag under a delete marker: %v", err)
+	}
+	if _, err := s.SetObjectTags("b", "k", del.VersionID, map[string]string{"a": "1"}); !errors.Is(err, store.ErrDeleteMarker) {
+		t.Fatalf("tag a delete marker by id: %v", err)
+	}
+	// Metadata updates and multipart uploads carry tags.
+	s.DeleteObject("b", "k", del.VersionID)
+	if v, err := s.UpdateObjectMeta("b", "k", map[string]string{"m": "1"}, nil); err != nil || v.VersionID != v3.VersionID {
+		t.Fatalf("update meta: %v", err)
+	}
+	u, err := s.CreateUpload("b", "mp", store.ObjectMeta{Tags: map[string]string{"mp": "yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, n, _ := s.WriteBlob(strings.NewReader("part"))
+	if err := s.PutPart("b", "mp", u.ID, store.Part{Number: 1, Blob: id, Size: n, PlainSize: n, ETag: "00"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.CompleteUpload("b", "mp", u.ID, []store.CompletePart{{Number: 1, ETag: "00"}}); err != nil || v.Tags["mp"] != "yes" {
+		t.Fatalf("completed upload: %+v %v", v, err)
+	}
+}

@@ -166,6 +166,9 @@ func (s *Store) ListVersions(bucket string, o ListVersionsOptions) (ListVersions
 			return true
 		}
 		for _, v := range versions {
+			if isTombstone(v) && bs.info.Versioning == VersioningOff {
+				continue
+			}
 			if count == max {
 				res.IsTruncated = true
 				return false

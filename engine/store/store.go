@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/btree"
 
+	"github.com/replcheck/replcheck/engine/hlc"
 	"github.com/replcheck/replcheck/engine/sse"
 )
 
@@ -73,6 +74,10 @@ type Bucket struct {
 	// Encryption is the default encryption of new objects that do not ask
 	// for one, whichever API writes them (S3's PutBucketEncryption).
 	Encryption *BucketEncryption `json:"encryption,omitempty"`
+	// Stamp and Origin order changes to the bucket's configuration across
+	// sites (last writer wins by stamp, then origin).
+	Stamp  hlc.Timestamp `json:"stamp,omitempty"`
+	Origin string        `json:"origin,omitempty"`
 	// Objects and Bytes count the latest non-deleted versions (filled on read).
 	Objects int64 `json:"-"`
 	Bytes   int64 `json:"-"`
@@ -119,7 +124,28 @@ type Version struct {
 	DeleteMarker bool      `json:"deleteMarker,omitempty"`
 	ModTime      time.Time `json:"modTime"`
 	Seq          uint64    `json:"seq"` // store-local order of writes
-	IsLatest     bool      `json:"-"`   // filled on read
+	// Stamp and Origin order versions of a key on every site alike: newest
+	// is the greatest stamp, ties broken by origin site name. They never
+	// change once the version is written.
+	Stamp  hlc.Timestamp `json:"stamp,omitempty"`
+	Origin string        `json:"origin,omitempty"`
+	// MetaStamp is the stamp of the last change to the version's metadata
+	// or tags (Stamp when there was none): of two copies of one version,
+	// the one with the greater MetaStamp has the current metadata.
+	MetaStamp  hlc.Timestamp `json:"metaStamp,omitempty"`
+	MetaOrigin string        `json:"metaOrigin,omitempty"` // site of the last metadata change; breaks MetaStamp ties
+	IsLatest   bool          `json:"-"`                    // filled on read
+}
+
+// newer reports whether a is ordered after b.
+func (v *Version) newer(b *Version) bool {
+	if v.Stamp != b.Stamp {
+		return v.Stamp > b.Stamp
+	}
+	if v.Origin != b.Origin {
+		return v.Origin > b.Origin
+	}
+	return v.Seq > b.Seq // records written before stamps existed
 }
 
 // Options configure a Store.
@@ -129,6 +155,43 @@ type Options struct {
 	MinPartSize int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Clock stamps changes; nil means a hybrid logical clock on Now.
+	Clock *hlc.Clock
+	// Site names this store's site; it is the Origin of local changes.
+	Site string
+	// Journal, if set, is told of every local change to a replicated
+	// bucket before the change is made durable.
+	Journal Journal
+}
+
+// ChangeKind says what a Change did.
+type ChangeKind string
+
+// Kinds of change.
+const (
+	ChangeVersion       ChangeKind = "version"        // a version or delete marker was written, or its metadata changed
+	ChangeVersionDelete ChangeKind = "version-delete" // a version was removed for good
+	ChangeBucket        ChangeKind = "bucket"         // a bucket was created or its configuration changed
+	ChangeBucketDelete  ChangeKind = "bucket-delete"  // a bucket was deleted
+)
+
+// Change is a local change to a replicated bucket, as told to the Journal.
+// It names what changed, not its content: the shipper reads the current
+// state when it ships.
+type Change struct {
+	Kind      ChangeKind    `json:"kind"`
+	Bucket    string        `json:"bucket"`
+	Key       string        `json:"key,omitempty"`
+	VersionID string        `json:"versionId,omitempty"`
+	Stamp     hlc.Timestamp `json:"stamp"`
+	Size      int64         `json:"size,omitempty"` // stored bytes to ship
+}
+
+// Journal records changes for replication. Record is called with the
+// store locked, before the change is saved: an error aborts the change,
+// so nothing durable is ever missing from a durable journal.
+type Journal interface {
+	Record(Change) error
 }
 
 // Store is one site's object namespace. It is safe for concurrent use.
@@ -186,6 +249,9 @@ func Open(be Backend, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Clock == nil {
+		opts.Clock = hlc.NewClock(opts.Now)
+	}
 	s := &Store{be: be, opts: opts, buckets: map[string]*bucketState{}, uploads: map[string]*Upload{}}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -215,7 +281,7 @@ func (s *Store) load() error {
 		if err := json.Unmarshal(data, &b); err != nil {
 			return fmt.Errorf("bucket record %s: %w", id, err)
 		}
-		s.buckets[b.Name] = &bucketState{info: b, objects: btree.NewG(32, objectLess)}
+		s.buckets[b.Name] = &bucketState{info: b, objects: newIndex()}
 	}
 	recs, err = s.be.Records(kindVersion)
 	if err != nil {
@@ -239,10 +305,11 @@ func (s *Store) load() error {
 		}
 		o.versions = append(o.versions, v)
 		s.seq = max(s.seq, v.Seq)
+		s.opts.Clock.Observe(v.Stamp)
 	}
 	for _, bs := range s.buckets {
 		bs.objects.Ascend(func(o *object) bool {
-			sort.Slice(o.versions, func(i, j int) bool { return o.versions[i].Seq > o.versions[j].Seq })
+			sort.Slice(o.versions, func(i, j int) bool { return o.versions[i].newer(o.versions[j]) })
 			bs.replaceLatest(nil, o.latest())
 			return true
 		})
@@ -345,12 +412,57 @@ func (s *Store) CreateBucket(name string, o BucketOptions) (Bucket, error) {
 	if bs, ok := s.buckets[name]; ok {
 		return bs.info, ErrBucketExists
 	}
-	b := Bucket{Name: name, Created: s.opts.Now().UTC(), Policy: o.Policy, Replicated: o.Replicated, Meta: maps.Clone(o.Meta)}
+	b := Bucket{Name: name, Created: s.opts.Now().UTC(), Policy: o.Policy, Replicated: o.Replicated, Meta: maps.Clone(o.Meta),
+		Stamp: s.opts.Clock.Now(), Origin: s.opts.Site}
+	bs := &bucketState{info: b, objects: newIndex()}
+	if err := s.record(bs, Change{Kind: ChangeBucket, Bucket: name, Stamp: b.Stamp}); err != nil {
+		return Bucket{}, err
+	}
 	if err := s.saveBucket(&b); err != nil {
 		return Bucket{}, err
 	}
-	s.buckets[name] = &bucketState{info: b, objects: btree.NewG(32, objectLess)}
+	s.buckets[name] = bs
 	return b, nil
+}
+
+// record tells the journal of a local change to a replicated bucket.
+func (s *Store) record(bs *bucketState, c Change) error {
+	if s.opts.Journal == nil || !bs.info.Replicated {
+		return nil
+	}
+	if err := s.opts.Journal.Record(c); err != nil {
+		return fmt.Errorf("replication journal: %w", err)
+	}
+	return nil
+}
+
+// storedSize is the number of stored bytes of a version.
+func storedSize(v *Version) int64 {
+	var n int64
+	for _, p := range v.Parts {
+		n += p.Size
+	}
+	return n
+}
+
+// isTombstone reports whether v is the hidden record of a delete in an
+// unversioned replicated bucket: it keeps a late-arriving older write from
+// bringing the object back.
+func isTombstone(v *Version) bool { return v.DeleteMarker && v.VersionID == NullVersion }
+
+// empty reports whether a bucket holds nothing but tombstones.
+func (bs *bucketState) empty() bool {
+	empty := true
+	bs.objects.Ascend(func(o *object) bool {
+		for _, v := range o.versions {
+			if !(isTombstone(v) && bs.info.Versioning == VersioningOff) {
+				empty = false
+				return false
+			}
+		}
+		return true
+	})
+	return empty
 }
 
 // DeleteBucket deletes an empty bucket (no versions, no delete markers) and
@@ -362,9 +474,18 @@ func (s *Store) DeleteBucket(name string) error {
 	if !ok {
 		return ErrNoSuchBucket
 	}
-	if bs.objects.Len() > 0 {
+	if !bs.empty() {
 		return ErrBucketNotEmpty
 	}
+	if err := s.record(bs, Change{Kind: ChangeBucketDelete, Bucket: name, Stamp: s.opts.Clock.Now()}); err != nil {
+		return err
+	}
+	bs.objects.Ascend(func(o *object) bool {
+		for _, v := range o.versions {
+			s.dropVersion(v)
+		}
+		return true
+	})
 	for id, u := range s.uploads {
 		if u.Bucket == name {
 			s.dropUpload(u)
@@ -448,6 +569,10 @@ func (s *Store) updateBucket(name string, f func(*Bucket)) error {
 	b := bs.info
 	b.Meta = maps.Clone(b.Meta)
 	f(&b)
+	b.Stamp, b.Origin = s.opts.Clock.Now(), s.opts.Site
+	if err := s.record(bs, Change{Kind: ChangeBucket, Bucket: name, Stamp: b.Stamp}); err != nil {
+		return err
+	}
 	if err := s.saveBucket(&b); err != nil {
 		return err
 	}
@@ -494,11 +619,16 @@ func (s *Store) commit(bucket, key string, meta ObjectMeta, marker bool) (*Versi
 		return nil, ErrNoSuchBucket
 	}
 	v := &Version{ObjectMeta: meta, Bucket: bucket, Key: key, DeleteMarker: marker,
-		ModTime: s.opts.Now().UTC(), VersionID: NullVersion}
+		ModTime: s.opts.Now().UTC(), VersionID: NullVersion, Stamp: s.opts.Clock.Now(), Origin: s.opts.Site}
+	v.MetaStamp, v.MetaOrigin = v.Stamp, v.Origin
 	if bs.info.Versioning == VersioningEnabled {
 		v.VersionID = newID()
 	}
 	v.Seq = s.nextSeq()
+	if err := s.record(bs, Change{Kind: ChangeVersion, Bucket: bucket, Key: key, VersionID: v.VersionID,
+		Stamp: v.Stamp, Size: storedSize(v)}); err != nil {
+		return nil, err
+	}
 	if err := s.saveVersion(v); err != nil {
 		return nil, err
 	}
@@ -551,15 +681,19 @@ func (s *Store) GetObject(bucket, key, versionID string) (*Version, error) {
 		}
 		return nil, ErrNoSuchKey
 	}
+	hideTombstone := bs.info.Versioning == VersioningOff && isTombstone(o.versions[0])
 	if versionID == "" {
 		v := o.versions[0].clone(true)
+		if hideTombstone {
+			return nil, ErrNoSuchKey
+		}
 		if v.DeleteMarker {
 			return v, ErrNoSuchKey
 		}
 		return v, nil
 	}
 	for i, v := range o.versions {
-		if v.VersionID == versionID {
+		if v.VersionID == versionID && !(i == 0 && hideTombstone) {
 			return v.clone(i == 0), nil
 		}
 	}
@@ -584,11 +718,15 @@ func (s *Store) DeleteObject(bucket, key, versionID string) (DeleteResult, error
 		return DeleteResult{}, ErrNoSuchBucket
 	}
 	versioning := bs.info.Versioning
-	if versionID == "" && versioning != VersioningOff {
+	if versionID == "" && (versioning != VersioningOff || bs.info.Replicated) {
 		s.mu.Unlock()
 		v, err := s.commit(bucket, key, ObjectMeta{}, true)
 		if err != nil {
 			return DeleteResult{}, err
+		}
+		if versioning == VersioningOff {
+			// A tombstone: to the client, the object is simply gone.
+			return DeleteResult{}, nil
 		}
 		return DeleteResult{VersionID: v.VersionID, DeleteMarker: true}, nil
 	}
@@ -603,6 +741,10 @@ func (s *Store) DeleteObject(bucket, key, versionID string) (DeleteResult, error
 	for i, v := range o.versions {
 		if v.VersionID != versionID {
 			continue
+		}
+		if err := s.record(bs, Change{Kind: ChangeVersionDelete, Bucket: bucket, Key: key, VersionID: versionID,
+			Stamp: s.opts.Clock.Now()}); err != nil {
+			return DeleteResult{}, err
 		}
 		before := o.latest()
 		o.versions = append(o.versions[:i], o.versions[i+1:]...)
@@ -645,6 +787,11 @@ func (s *Store) UpdateObjectMeta(bucket, key string, userMeta map[string]string,
 	}
 	v.ModTime = s.opts.Now().UTC()
 	v.Seq = s.nextSeq()
+	v.MetaStamp, v.MetaOrigin = s.opts.Clock.Now(), s.opts.Site
+	if err := s.record(bs, Change{Kind: ChangeVersion, Bucket: bucket, Key: key, VersionID: v.VersionID,
+		Stamp: v.MetaStamp, Size: storedSize(v)}); err != nil {
+		return nil, err
+	}
 	if err := s.saveVersion(v); err != nil {
 		return nil, err
 	}
@@ -689,6 +836,13 @@ func (s *Store) SetObjectTags(bucket, key, versionID string, tags map[string]str
 	v.Tags = nil
 	if len(tags) > 0 {
 		v.Tags = maps.Clone(tags)
+	}
+	// Tags replicate as a metadata change of the version; its place among
+	// the key's versions and its modification time stay.
+	v.MetaStamp, v.MetaOrigin = s.opts.Clock.Now(), s.opts.Site
+	if err := s.record(bs, Change{Kind: ChangeVersion, Bucket: bucket, Key: key, VersionID: v.VersionID,
+		Stamp: v.MetaStamp, Size: storedSize(v)}); err != nil {
+		return nil, err
 	}
 	if err := s.saveVersion(v); err != nil {
 		return nil, err
@@ -761,3 +915,5 @@ func (d *Data) Close() error {
 	}
 	return nil
 }
+
+func newIndex() *btree.BTreeG[*object] { return btree.NewG(32, objectLess) }

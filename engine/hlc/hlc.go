@@ -43,6 +43,8 @@ type Clock struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	last Timestamp
+	// wall makes Observe a no-op: stamps follow the local wall clock only.
+	wall bool
 }
 
 // NewClock returns a clock reading wall time from now (nil: time.Now).
@@ -69,10 +71,20 @@ func (c *Clock) Now() Timestamp {
 	return c.last
 }
 
+// NewWallClock returns a clock that ignores what it observes: its stamps
+// follow the local wall clock alone, so a site whose clock lags stamps its
+// later writes as older. It models last-writer-wins on wall clocks
+// (the reference engine's wallclock-lww flaw).
+func NewWallClock(now func() time.Time) *Clock {
+	c := NewClock(now)
+	c.wall = true
+	return c
+}
+
 // Observe moves the clock past a timestamp received from another site.
 func (c *Clock) Observe(t Timestamp) {
 	c.mu.Lock()
-	if t > c.last {
+	if t > c.last && !c.wall {
 		c.last = t
 	}
 	c.mu.Unlock()

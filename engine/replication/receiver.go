@@ -169,17 +169,25 @@ func (r *Receiver) applyVersion(v *store.Version, body io.Reader) (bool, error) 
 // plaintext reads a received encrypted version's plaintext, then drops its
 // received blobs.
 func (r *Receiver) plaintext(v *store.Version) ([]byte, error) {
-	defer func() {
-		for _, p := range v.Parts {
-			r.st.RemoveBlob(p.Blob)
-		}
-	}()
+	defer r.dropBlobs(v)
+	return r.read(v)
+}
+
+// read reads a version's plaintext (SSE-C excepted).
+func (r *Receiver) read(v *store.Version) ([]byte, error) {
 	rc, err := objio.Open(r.st, r.kr, v, sse.Params{}, 0, v.Size)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
+}
+
+// dropBlobs removes the blobs of a received version that is not installed.
+func (r *Receiver) dropBlobs(v *store.Version) {
+	for _, p := range v.Parts {
+		r.st.RemoveBlob(p.Blob)
+	}
 }
 
 // decryptToPlain is FlawSSEPlaintextReplica: the replica keeps the
@@ -204,14 +212,29 @@ func (r *Receiver) decryptToPlain(v *store.Version) (*store.Version, error) {
 // origin's version, the replica writes the plaintext again under a data key
 // of its own, as a local write that takes a new stamp and modification
 // time — and is shipped back to the origin as the newest write of the key.
+// Only a copy of what the site already holds is installed as it comes:
+// that is where an echo stops instead of going round forever.
 func (r *Receiver) reencryptLocally(v *store.Version) (bool, error) {
-	data, err := r.plaintext(v)
+	data, err := r.read(v)
 	if err != nil {
+		r.dropBlobs(v)
 		return false, err
 	}
-	if cur, err := r.st.GetObject(v.Bucket, v.Key, ""); err == nil && cur.Stamp > v.Stamp {
+	cur, err := r.st.GetObject(v.Bucket, v.Key, "")
+	if err == nil && cur.Stamp > v.Stamp {
+		r.dropBlobs(v)
 		return false, nil // already superseded here
 	}
+	if err == nil && cur.Size == v.Size && (cur.SSE == nil || cur.SSE.Mode != sse.SSEC) {
+		if held, err := r.read(cur); err == nil && bytes.Equal(held, data) {
+			ok, err := r.st.ApplyVersion(v) // drops the blobs if not applied
+			if ok {
+				r.recordApplied(v)
+			}
+			return ok, err
+		}
+	}
+	r.dropBlobs(v)
 	enc := sse.Params{Mode: v.SSE.Mode}
 	if v.SSE.Mode == sse.SSEKMS {
 		enc.KMSKeyID, enc.KMSContext = v.SSE.KeyID, v.SSE.KMSContext

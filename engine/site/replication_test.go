@@ -66,7 +66,10 @@ func TestPairReplicatesBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "bucket at b", func() error {
-		_, err := cb.GetBucketLocation(ctx, "repl")
+		ok, err := cb.BucketExists(ctx, "repl")
+		if err == nil && !ok {
+			err = io.ErrUnexpectedEOF
+		}
 		return err
 	})
 	ssec, _ := encrypt.NewSSEC(bytes.Repeat([]byte{9}, 32))

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -625,6 +626,24 @@ func (s *Store) commit(bucket, key string, meta ObjectMeta, marker bool) (*Versi
 		v.VersionID = newID()
 	}
 	v.Seq = s.nextSeq()
+	o, _ := bs.objects.Get(&object{key: key})
+	if o == nil {
+		o = &object{key: key}
+	}
+	oldNull := -1
+	if v.VersionID == NullVersion {
+		oldNull = slices.IndexFunc(o.versions, func(x *Version) bool { return x.VersionID == NullVersion })
+		if oldNull >= 0 && o.versions[oldNull].newer(v) {
+			// Last writer wins on stamps, and the stored write is stamped
+			// later: this one is acknowledged but loses at once. Only a
+			// wall clock behind the peer's (the wallclock-lww flaw) gets
+			// here; a hybrid logical clock stamps past everything seen.
+			for _, p := range v.Parts {
+				_ = s.be.RemoveBlob(p.Blob)
+			}
+			return v.clone(false), nil
+		}
+	}
 	if err := s.record(bs, Change{Kind: ChangeVersion, Bucket: bucket, Key: key, VersionID: v.VersionID,
 		Stamp: v.Stamp, Size: storedSize(v)}); err != nil {
 		return nil, err
@@ -632,26 +651,24 @@ func (s *Store) commit(bucket, key string, meta ObjectMeta, marker bool) (*Versi
 	if err := s.saveVersion(v); err != nil {
 		return nil, err
 	}
-	o, _ := bs.objects.Get(&object{key: key})
-	if o == nil {
-		o = &object{key: key}
+	if len(o.versions) == 0 {
 		bs.objects.ReplaceOrInsert(o)
 	}
-	bs.replaceLatest(o.latest(), v)
-	if v.VersionID == NullVersion {
-		for i, old := range o.versions {
-			if old.VersionID == NullVersion {
-				o.versions = append(o.versions[:i], o.versions[i+1:]...)
-				// The new record overwrote the old one; only blobs go.
-				for _, p := range old.Parts {
-					_ = s.be.RemoveBlob(p.Blob)
-				}
-				break
-			}
+	before := o.latest()
+	if oldNull >= 0 {
+		old := o.versions[oldNull]
+		o.versions = append(o.versions[:oldNull], o.versions[oldNull+1:]...)
+		// The new record overwrote the old one; only blobs go.
+		for _, p := range old.Parts {
+			_ = s.be.RemoveBlob(p.Blob)
 		}
 	}
-	o.versions = append([]*Version{v}, o.versions...)
-	return v.clone(true), nil
+	// Versions stay ordered by stamp: a local write is newest unless its
+	// stamps come from a lagging wall clock.
+	i := sort.Search(len(o.versions), func(i int) bool { return v.newer(o.versions[i]) })
+	o.versions = slices.Insert(o.versions, i, v)
+	bs.replaceLatest(before, o.latest())
+	return v.clone(i == 0), nil
 }
 
 func (v *Version) clone(latest bool) *Version {

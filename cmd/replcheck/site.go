@@ -51,6 +51,7 @@ type siteInfo struct {
 	SwiftUser        string `json:"swiftUser"`
 	SwiftKey         string `json:"swiftKey"`
 	DataDir          string `json:"dataDir,omitempty"`
+	Internal         string `json:"replicationEndpoint,omitempty"`
 }
 
 func newSiteCmd() *cobra.Command {
@@ -175,12 +176,17 @@ func loadSiteFile(path string, f *siteFile, cmd *cobra.Command) error {
 	return nil
 }
 
-func printSite(w io.Writer, s *site.Site, dataDir string, asJSON bool) {
+// describeSite says how to reach a site.
+func describeSite(s *site.Site, dataDir string) siteInfo {
 	u := s.Users()[0]
-	info := siteInfo{Site: s.Name(), Region: s.Region(), Replicated: s.URL(true), NonReplicated: s.URL(false),
+	return siteInfo{Site: s.Name(), Region: s.Region(), Replicated: s.URL(true), NonReplicated: s.URL(false),
 		SwiftAuth: s.SwiftAuthURL(true), SwiftAuthNonRepl: s.SwiftAuthURL(false),
 		AccessKey: u.AccessKey, SecretKey: u.SecretKey, SwiftUser: u.Account + ":" + u.Name, SwiftKey: u.SecretKey,
-		DataDir: dataDir}
+		DataDir: dataDir, Internal: s.InternalURL()}
+}
+
+func printSite(w io.Writer, s *site.Site, dataDir string, asJSON bool) {
+	info := describeSite(s, dataDir)
 	if asJSON {
 		json.NewEncoder(w).Encode(info)
 		return

@@ -1,0 +1,141 @@
+// Package harness defines what every topology provider offers: sites with
+// their endpoints and credentials, the WAN links between them, and the
+// faults the provider can make. It knows nothing of what is checked.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/replcheck/replcheck/harness/wan"
+)
+
+// Capability names a fault or feature a provider may support. A scenario
+// asking for one the target lacks fails fast with Require's error.
+type Capability string
+
+// Capabilities a provider may have.
+const (
+	CapPartition  Capability = "partition"          // cut a WAN direction (refuse or blackhole)
+	CapWANShape   Capability = "wan-shape"          // latency, jitter, bandwidth, resets on a WAN direction
+	CapCrash      Capability = "crash"              // abrupt stop of a site, restart with the same data
+	CapPause      Capability = "pause"              // freeze a site and resume it
+	CapClockSkew  Capability = "clock-skew"         // shift a site's clock
+	CapFlaws      Capability = "flaws"              // turn on the reference engine's named flaws
+	CapRepStatus  Capability = "replication-status" // the engine reports its own replication status
+	CapGroundTime Capability = "ground-truth"       // the engine records when each change was applied at the peer
+)
+
+// Capabilities is the set a provider supports.
+type Capabilities map[Capability]bool
+
+// Require returns an error naming every capability in want that c lacks.
+func (c Capabilities) Require(target string, want ...Capability) error {
+	var missing []string
+	for _, w := range want {
+		if !c[w] {
+			missing = append(missing, string(w))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("target %s cannot %s", target, strings.Join(missing, ", "))
+}
+
+// List returns the capabilities, sorted, for reports.
+func (c Capabilities) List() []string {
+	var out []string
+	for k, ok := range c {
+		if ok {
+			out = append(out, string(k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Endpoint is one endpoint of a site: S3 and Swift over one namespace.
+type Endpoint struct {
+	S3        string // base URL of the S3 API
+	SwiftAuth string // TempAuth v1 URL
+}
+
+// Credentials authenticate against a site. String never shows secrets.
+type Credentials struct {
+	AccessKey string
+	SecretKey string
+	SwiftUser string // "account:user"
+	SwiftKey  string
+}
+
+// String shows the access key and Swift user only.
+func (c Credentials) String() string {
+	return fmt.Sprintf("access key %s, swift user %s", c.AccessKey, c.SwiftUser)
+}
+
+// Site is one site of a topology.
+type Site interface {
+	Name() string
+	Region() string
+	Replicated() Endpoint
+	NonReplicated() Endpoint
+	Credentials() Credentials
+}
+
+// Crasher is a site that can be stopped abruptly and restarted with the
+// same data (CapCrash).
+type Crasher interface {
+	Crash(ctx context.Context) error
+	Restart(ctx context.Context) error
+}
+
+// Pauser is a site that can be frozen and resumed (CapPause).
+type Pauser interface {
+	Pause(ctx context.Context) error
+	Resume(ctx context.Context) error
+}
+
+// ClockSkewer is a site whose clock can be shifted (CapClockSkew).
+type ClockSkewer interface {
+	SetClockSkew(d time.Duration) error
+}
+
+// Link is the WAN direction from one site to another: the path the
+// sending site's replication traffic takes.
+type Link interface {
+	From() string
+	To() string
+	WAN() *wan.Link
+}
+
+// Topology is a running set of sites and links.
+type Topology interface {
+	// Target names the provider: embedded, containers, external, ….
+	Target() string
+	Sites() []Site
+	Site(name string) (Site, error)
+	// Link returns the WAN direction from → to.
+	Link(from, to string) (Link, error)
+	Links() []Link
+	Capabilities() Capabilities
+	// Close stops everything the topology started.
+	Close(ctx context.Context) error
+}
+
+// FindSite returns the site named name among sites.
+func FindSite(sites []Site, name string) (Site, error) {
+	i := slices.IndexFunc(sites, func(s Site) bool { return s.Name() == name })
+	if i < 0 {
+		names := make([]string, len(sites))
+		for j, s := range sites {
+			names[j] = s.Name()
+		}
+		return nil, fmt.Errorf("no site %q (sites: %s)", name, strings.Join(names, ", "))
+	}
+	return sites[i], nil
+}

@@ -171,3 +171,55 @@ func TestSiteStopsOnSIGTERM(t *testing.T) {
 		t.Fatal("no exit after SIGTERM")
 	}
 }
+
+func TestTopologyUp(t *testing.T) {
+	var errb bytes.Buffer
+	if code := run(context.Background(), []string{"topology", "up", "--flaw", "no-such-flaw"}, io.Discard, &errb); code != exitUsage ||
+		!strings.Contains(errb.String(), "sse-reencrypt-echo") {
+		t.Fatalf("bad flaw: exit %d, %q", code, errb.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"topology", "up", "--json", "--flaw", "no-retry"}, out, io.Discard) }()
+	var info topologyInfo
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if line, _, ok := strings.Cut(out.String(), "\n"); ok {
+			if err := json.Unmarshal([]byte(line), &info); err != nil {
+				t.Fatalf("--json output %q: %v", line, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("topology printed nothing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(info.Sites) != 2 || len(info.Links) != 2 || info.Flaws != "no-retry" || info.WANControl == "" {
+		t.Fatalf("topology %+v", info)
+	}
+	resp, err := http.Get(info.Sites[1].Internal + "/replication/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Site  string `json:"site"`
+		Peer  string `json:"peer"`
+		Flaws string `json:"flaws"`
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Site != "europe-se-1b" || st.Peer != "europe-se-1a" || st.Flaws != "no-retry" {
+		t.Fatalf("status %+v", st)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitPass {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("topology did not stop")
+	}
+}

@@ -247,3 +247,30 @@ func TestStartClose(t *testing.T) {
 		t.Fatal("two sites with one name accepted")
 	}
 }
+
+// TestPauseHoldsRequestsAndShipping freezes site b: its endpoints answer
+// nothing and a's changes wait; on resume both catch up.
+func TestPauseHoldsRequestsAndShipping(t *testing.T) {
+	ctx := context.Background()
+	topo := start(t, embedded.Options{})
+	a, b := sites(t, topo)
+	ca, cb := s3c(t, a), s3c(t, b)
+	mkbucket(t, ca, cb, "pause")
+	if err := b.(harness.Pauser).Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	put(t, ca, "pause", "k", "v")
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := cb.StatObject(short, "pause", "k", minio.StatObjectOptions{}); err == nil {
+		t.Fatal("a paused site answered")
+	}
+	ea, _ := topo.EngineSite(a.Name())
+	if st := ea.Replicator().Status(); st.InSync {
+		t.Fatalf("a in sync with a paused peer: %+v", st)
+	}
+	if err := b.(harness.Pauser).Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "after resume", hasValue(cb, "pause", "k", "v"))
+}

@@ -69,8 +69,8 @@ func TestLatency(t *testing.T) {
 	}
 	assertFaults(t, link, "latency 30ms ±10ms")
 	rtt = roundTrip(t, c, link)
-	if rtt < 40*time.Millisecond || rtt >= 200*time.Millisecond {
-		t.Errorf("round trip with latency 30ms ±10ms = %v, want 40ms ≤ rtt < 200ms", rtt)
+	if rtt < 40*time.Millisecond || rtt >= time.Second {
+		t.Errorf("round trip with latency 30ms ±10ms = %v, want 40ms ≤ rtt < 1s", rtt)
 	}
 
 	if err := link.SetLatency(0, 0); err != nil {
@@ -239,7 +239,7 @@ func TestPartitionBlackhole(t *testing.T) {
 	if !isTimeout(err) {
 		t.Errorf("GET through blackhole: %v, want a timeout", err)
 	}
-	if d := time.Since(start); d < 300*time.Millisecond || d > time.Second {
+	if d := time.Since(start); d < 300*time.Millisecond || d > 2*time.Second {
 		t.Errorf("GET through blackhole gave up after %v, want ≈300ms", d)
 	}
 	if _, err := existing.get(300 * time.Millisecond); !isTimeout(err) {

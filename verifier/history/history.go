@@ -74,7 +74,10 @@ type Op struct {
 	Seed   uint64            `json:"seed,omitempty"`
 	SSE    string            `json:"sse,omitempty"`
 	Meta   map[string]string `json:"meta,omitempty"`
-	Invoke Time              `json:"invoke"`
+	// Range is the byte range a read asked for ("bytes=first-last");
+	// its Size and SHA256 are of that range only.
+	Range  string `json:"range,omitempty"`
+	Invoke Time   `json:"invoke"`
 
 	// Filled at completion.
 	Complete  Time    `json:"complete,omitempty"`
@@ -172,12 +175,11 @@ func (w *Writer) Complete(op Op) (Op, error) {
 	if op.Outcome == "" {
 		return op, errors.New("history: completion without an outcome")
 	}
-	// Only what completion adds goes on the line; the reader merges.
+	// Only what completion adds goes on the line; the reader merges. Size
+	// and hash come along: a read learns them only now, and a write whose
+	// body was hashed as it streamed, too.
 	c := Op{ID: op.ID, Complete: op.Complete, Outcome: op.Outcome, VersionID: op.VersionID, ETag: op.ETag,
 		Error: op.Error, ReadOf: op.ReadOf, ReadHash: op.ReadHash, Corrupt: op.Corrupt, Size: op.Size, SHA256: op.SHA256}
-	if op.Kind.IsWrite() {
-		c.Size, c.SHA256 = 0, ""
-	}
 	return op, w.write(line{Ev: "complete", Op: &c})
 }
 
@@ -274,7 +276,9 @@ func Read(r io.Reader) (*History, error) {
 			op, c := &h.Ops[i], l.Op
 			op.Complete, op.Outcome, op.VersionID, op.ETag, op.Error = c.Complete, c.Outcome, c.VersionID, c.ETag, c.Error
 			op.ReadOf, op.ReadHash, op.Corrupt = c.ReadOf, c.ReadHash, c.Corrupt
-			if !op.Kind.IsWrite() {
+			// A read's size and hash are known at completion; a write's
+			// at invoke, unless its body was hashed while it streamed.
+			if !op.Kind.IsWrite() || op.SHA256 == "" {
 				op.Size, op.SHA256 = c.Size, c.SHA256
 			}
 			h.End = max(h.End, c.Complete)

@@ -143,3 +143,24 @@ func TestCompleteNeedsOutcomeAndNewFile(t *testing.T) {
 		t.Fatal("existing history overwritten")
 	}
 }
+
+// TestWriteHashedWhileStreaming: a write invoked without a hash (its body
+// could not be read twice) gets the hash its completion carries.
+func TestWriteHashedWhileStreaming(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	w, _ := history.Create(path, "r")
+	op, _ := w.Invoke(history.Op{ID: "w", Kind: history.Put, Key: "k"})
+	op.Outcome, op.Size, op.SHA256 = history.OK, 3, "abc"
+	w.Complete(op)
+	r, _ := w.Invoke(history.Op{ID: "r", Kind: history.Get, Key: "k", Range: "bytes=0-1"})
+	r.Outcome, r.Size, r.SHA256 = history.OK, 2, "ab"
+	w.Complete(r)
+	w.Close()
+	h, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Ops[0].SHA256 != "abc" || h.Ops[0].Size != 3 || h.Ops[1].Range != "bytes=0-1" || h.Ops[1].SHA256 != "ab" {
+		t.Fatalf("ops %+v", h.Ops)
+	}
+}

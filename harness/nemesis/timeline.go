@@ -82,9 +82,17 @@ const (
 // toucher is a fault of this package that knows what it changes.
 type toucher interface{ touches() []touch }
 
-// conflicts reports pairs of steps whose faults touch the same thing while
-// both are active and that do not end together.
-func (t Timeline) conflicts() error {
+// Overlap is two steps of a timeline, by index (I < J), whose faults change
+// the same thing while both are active and that do not end together.
+type Overlap struct {
+	I, J int
+	// Where names what both change, e.g. "link a→b (partition)".
+	Where string
+}
+
+// Overlaps lists the timeline's overlapping steps, as Validate refuses
+// them; steps whose faults are not of this package are left out.
+func (t Timeline) Overlaps() []Overlap {
 	end := t.Duration()
 	window := func(s Step) (time.Duration, time.Duration) {
 		if s.For == 0 {
@@ -92,7 +100,7 @@ func (t Timeline) conflicts() error {
 		}
 		return s.At, s.At + s.For
 	}
-	var errs []error
+	var out []Overlap
 	for i := range t {
 		ti, ok := t[i].Fault.(toucher)
 		if !ok {
@@ -109,11 +117,20 @@ func (t Timeline) conflicts() error {
 				continue
 			}
 			if where, ok := clash(ti.touches(), tj.touches()); ok {
-				errs = append(errs, fmt.Errorf(
-					"timeline[%d] at %v (%s) and timeline[%d] at %v (%s) overlap on %s and end at different times: the first heal would end both",
-					i, t[i].At, t[i].Fault.Name(), j, t[j].At, t[j].Fault.Name(), where))
+				out = append(out, Overlap{I: i, J: j, Where: where})
 			}
 		}
+	}
+	return out
+}
+
+// conflicts reports the timeline's overlaps as errors.
+func (t Timeline) conflicts() error {
+	var errs []error
+	for _, o := range t.Overlaps() {
+		errs = append(errs, fmt.Errorf(
+			"timeline[%d] at %v (%s) and timeline[%d] at %v (%s) overlap on %s and end at different times: the first heal would end both",
+			o.I, t[o.I].At, t[o.I].Fault.Name(), o.J, t[o.J].At, t[o.J].Fault.Name(), o.Where))
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,11 @@ import (
 // Classify, which does not know this error, makes it Unknown.
 var ErrHashMismatch = errors.New("body does not match the SHA-256 recorded for it")
 
+// ErrNotRecorded is returned, wrapped, when an operation was not performed
+// because its invocation could not be written to the history: a run must
+// stop rather than make operations the checker cannot see.
+var ErrNotRecorded = errors.New("not performed: history")
+
 // Annotation is what the caller knows about the next recorded operation
 // and the client cannot. It travels in the call's context (Annotate,
 // WithKind, WithID) so that Recording keeps Client's signatures. An
@@ -194,7 +199,7 @@ func (r *Recording) op(ctx context.Context, call, bucket, key string, allowed ..
 func (r *Recording) invoke(op history.Op) (history.Op, error) {
 	op, err := r.w.Invoke(op)
 	if err != nil {
-		return op, &notSent{fmt.Errorf("record %s %s %s/%s: not performed: %w", op.ID, op.Kind, op.Bucket, op.Key, err)}
+		return op, &notSent{fmt.Errorf("record %s %s %s/%s: %w: %w", op.ID, op.Kind, op.Bucket, op.Key, ErrNotRecorded, err)}
 	}
 	return op, nil
 }

@@ -122,6 +122,19 @@ type Writer struct {
 	f    *os.File
 	base time.Time // carries the monotonic reading
 	err  error
+	// observers see every completed op, in full, after it is written:
+	// convergence probes start from acknowledgements as they happen.
+	observers []func(Op)
+}
+
+// OnComplete registers f to be called with every op Complete records,
+// after its line is written, on the completing goroutine. Register
+// observers before operations start; f must be quick and safe for
+// concurrent calls.
+func (w *Writer) OnComplete(f func(Op)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.observers = append(w.observers, f)
 }
 
 // Create starts a history file at path.
@@ -180,7 +193,14 @@ func (w *Writer) Complete(op Op) (Op, error) {
 	// body was hashed as it streamed, too.
 	c := Op{ID: op.ID, Complete: op.Complete, Outcome: op.Outcome, VersionID: op.VersionID, ETag: op.ETag,
 		Error: op.Error, ReadOf: op.ReadOf, ReadHash: op.ReadHash, Corrupt: op.Corrupt, Size: op.Size, SHA256: op.SHA256}
-	return op, w.write(line{Ev: "complete", Op: &c})
+	err := w.write(line{Ev: "complete", Op: &c})
+	w.mu.Lock()
+	obs := w.observers
+	w.mu.Unlock()
+	for _, f := range obs {
+		f(op)
+	}
+	return op, err
 }
 
 // RecordFault records a fault event that happened at wall time at.

@@ -164,3 +164,19 @@ func TestWriteHashedWhileStreaming(t *testing.T) {
 		t.Fatalf("ops %+v", h.Ops)
 	}
 }
+
+func TestOnCompleteSeesFullOps(t *testing.T) {
+	w, err := history.Create(filepath.Join(t.TempDir(), "h.jsonl"), "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var seen []history.Op
+	w.OnComplete(func(op history.Op) { seen = append(seen, op) })
+	op, _ := w.Invoke(history.Op{ID: "w1", Site: "a", Kind: history.Put, Bucket: "b", Key: "k", Meta: map[string]string{"m": "1"}})
+	op.Outcome = history.OK
+	w.Complete(op)
+	if len(seen) != 1 || seen[0].Site != "a" || seen[0].Meta["m"] != "1" || seen[0].Complete <= 0 || seen[0].Invoke > seen[0].Complete {
+		t.Fatalf("observer saw %+v, want w1 in full with its times", seen)
+	}
+}

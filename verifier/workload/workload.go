@@ -62,6 +62,11 @@ type Config struct {
 	// can, else S3; same SSE mode): concurrent-looking updates from both
 	// sites.
 	BothSites int
+	// BothSitesConcurrent is the percentage of writes that race an
+	// overwrite of the same key at another site, started as the write
+	// itself starts: truly concurrent updates. BothSites plus
+	// BothSitesConcurrent is at most 100.
+	BothSitesConcurrent int
 }
 
 // Stats summarise a run.
@@ -110,6 +115,8 @@ func (c Config) Validate() error {
 		return bad("PartSize", "%d is under the minimum %d", c.PartSize, client.MinPartSize)
 	case c.BothSites < 0 || c.BothSites > 100:
 		return bad("BothSites", "%d is not a percentage", c.BothSites)
+	case c.BothSitesConcurrent < 0 || c.BothSites+c.BothSitesConcurrent > 100:
+		return bad("BothSitesConcurrent", "%d: with BothSites %d, not a percentage", c.BothSitesConcurrent, c.BothSites)
 	}
 	for _, b := range c.Buckets {
 		if b == "" {
@@ -290,7 +297,7 @@ func Run(ctx context.Context, cfg Config, clients []client.Client) (Stats, error
 			return st, fmt.Errorf("workload: APIs: Swift has a weight but site %q has no Swift client", site)
 		}
 	}
-	if cfg.BothSites > 0 && len(r.clients) < 2 {
+	if cfg.BothSites+cfg.BothSitesConcurrent > 0 && len(r.clients) < 2 {
 		return st, fmt.Errorf("workload: BothSites: clients of one site only")
 	}
 	r.sites = newPicker(sortedKeys(cfg.Sites), func(s string) int { return cfg.Sites[s] })
@@ -426,7 +433,13 @@ func (w *worker) one(ctx context.Context) error {
 	mode := r.sses.pick(w.rng)
 	seed := w.rng.Uint64()
 	srcPick := w.rng.Uint64()
-	both := w.rng.IntN(100) < r.cfg.BothSites
+	var both bothMode
+	switch d := w.rng.IntN(100); {
+	case d < r.cfg.BothSites:
+		both = bothSequential
+	case d < r.cfg.BothSites+r.cfg.BothSitesConcurrent:
+		both = bothConcurrent
+	}
 
 	switch kind {
 	case history.Put, history.Overwrite, history.Multipart:
@@ -467,8 +480,17 @@ func (r *run) belief(bucket, key string) keyState {
 	return keyState{}
 }
 
+// bothMode says whether a write is paired with one at another site.
+type bothMode int
+
+const (
+	bothNone       bothMode = iota
+	bothSequential          // after the write completes
+	bothConcurrent          // while the write is in flight
+)
+
 // write writes key: Put the first time, Overwrite after, or Multipart.
-func (w *worker) write(ctx context.Context, site, api, bucket, key string, multipart bool, size int64, mode string, seed uint64, both bool) error {
+func (w *worker) write(ctx context.Context, site, api, bucket, key string, multipart bool, size int64, mode string, seed uint64, both bothMode) error {
 	r := w.r
 	c := w.client(site, api, multipart || mode != client.SSENone)
 	kind := history.Multipart
@@ -503,6 +525,13 @@ func (w *worker) write(ctx context.Context, site, api, bucket, key string, multi
 	o.Meta = map[string]string{state.MetaOpID: id}
 	o.SSE = w.sse(mode)
 	actx := client.Annotate(ctx, client.Annotation{ID: id, Kind: kind, Seed: seed, SHA256: hex.EncodeToString(sum[:])})
+	var rival chan rewrite
+	if both == bothConcurrent {
+		rival = make(chan rewrite, 1)
+		go func() {
+			rival <- w.rewriteElsewhere(ctx, site, c.API(), bucket, key, size, mode, seed^0x9e3779b97f4a7c15)
+		}()
+	}
 	_, err := c.Put(actx, bucket, key, payload.NewReader(spec), size, o)
 	if err == nil {
 		r.update(bucket, key, func(k *keyState) { k.cur, k.sse, k.live = id, mode, true })
@@ -510,18 +539,38 @@ func (w *worker) write(ctx context.Context, site, api, bucket, key string, multi
 	if err := w.count(kind, err, size); err != nil {
 		return err
 	}
-	if both {
-		return w.rewriteElsewhere(ctx, site, c.API(), bucket, key, size, mode, seed^0x9e3779b97f4a7c15)
+	switch both {
+	case bothSequential:
+		return w.countRewrite(w.rewriteElsewhere(ctx, site, c.API(), bucket, key, size, mode, seed^0x9e3779b97f4a7c15))
+	case bothConcurrent:
+		return w.countRewrite(<-rival)
 	}
 	return nil
 }
 
+// rewrite is the outcome of rewriteElsewhere, counted by the worker's own
+// goroutine.
+type rewrite struct {
+	done bool // an operation was made
+	kind history.Kind
+	err  error
+	size int64
+}
+
+func (w *worker) countRewrite(rw rewrite) error {
+	if !rw.done {
+		return nil
+	}
+	return w.count(rw.kind, rw.err, rw.size)
+}
+
 // rewriteElsewhere overwrites key at a site other than site, if the run
-// has an operation left for it.
-func (w *worker) rewriteElsewhere(ctx context.Context, site, api, bucket, key string, size int64, mode string, seed uint64) error {
+// has an operation left for it. It may run beside the worker's own write,
+// so it leaves counting to the worker.
+func (w *worker) rewriteElsewhere(ctx context.Context, site, api, bucket, key string, size int64, mode string, seed uint64) rewrite {
 	r := w.r
 	if !r.claim(ctx) {
-		return nil
+		return rewrite{}
 	}
 	var other string
 	for _, s := range sortedKeys(mapOf(r.clients)) {
@@ -531,7 +580,7 @@ func (w *worker) rewriteElsewhere(ctx context.Context, site, api, bucket, key st
 		}
 	}
 	if other == "" {
-		return nil
+		return rewrite{}
 	}
 	c := w.client(other, api, mode != client.SSENone || size > r.cfg.PartSize)
 	id := c.NextID()
@@ -550,7 +599,7 @@ func (w *worker) rewriteElsewhere(ctx context.Context, site, api, bucket, key st
 	if err == nil {
 		r.update(bucket, key, func(k *keyState) { k.cur, k.sse, k.live = id, mode, true })
 	}
-	return w.count(kind, err, size)
+	return rewrite{done: true, kind: kind, err: err, size: size}
 }
 
 func mapOf[V any](m map[string]V) map[string]int {
@@ -563,7 +612,7 @@ func mapOf[V any](m map[string]V) map[string]int {
 
 // copy copies a key written before onto key; with no such key yet, it
 // writes key instead.
-func (w *worker) copy(ctx context.Context, site, api, bucket, key, mode string, srcPick uint64, size int64, seed uint64, both bool) error {
+func (w *worker) copy(ctx context.Context, site, api, bucket, key, mode string, srcPick uint64, size int64, seed uint64, both bothMode) error {
 	r := w.r
 	r.mu.Lock()
 	cands := r.written[bucket]

@@ -203,7 +203,7 @@ func TestNoFalseAlarms(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := setup(t, "wload")
 			cfg := e.config(300)
-			cfg.BothSites = 10
+			cfg.BothSites, cfg.BothSitesConcurrent = 10, 10
 			if tc.mix != nil {
 				cfg.Mix = tc.mix
 			}

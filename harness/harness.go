@@ -105,6 +105,21 @@ type ClockSkewer interface {
 	SetClockSkew(d time.Duration) error
 }
 
+// ReplicationStatus is what an engine says of its own outgoing
+// replication at one site.
+type ReplicationStatus struct {
+	PendingOperations int   `json:"pendingOperations"`
+	PendingBytes      int64 `json:"pendingBytes"`
+	// InSync is the engine's claim that nothing is waiting to be shipped.
+	InSync bool `json:"inSync"`
+}
+
+// StatusReporter is a site whose engine reports its replication status
+// (CapRepStatus): the verifier compares the claim with what it observed.
+type StatusReporter interface {
+	ReplicationStatus(ctx context.Context) (ReplicationStatus, error)
+}
+
 // Link is the WAN direction from one site to another: the path the
 // sending site's replication traffic takes.
 type Link interface {

@@ -50,7 +50,7 @@ every acknowledged write converged, intact, within the replication target.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newSiteCmd(), newTopologyCmd())
+	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd())
 	return root
 }
 
@@ -69,7 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitPass
 	}
-	fmt.Fprintln(stderr, "replcheck:", err)
+	if !errors.Is(err, errSilent) {
+		fmt.Fprintln(stderr, "replcheck:", err)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

@@ -59,11 +59,22 @@ type Site struct {
 }
 
 var (
-	_ harness.Site        = (*Site)(nil)
-	_ harness.Crasher     = (*Site)(nil)
-	_ harness.Pauser      = (*Site)(nil)
-	_ harness.ClockSkewer = (*Site)(nil)
+	_ harness.Site           = (*Site)(nil)
+	_ harness.Crasher        = (*Site)(nil)
+	_ harness.Pauser         = (*Site)(nil)
+	_ harness.ClockSkewer    = (*Site)(nil)
+	_ harness.StatusReporter = (*Site)(nil)
 )
+
+// ReplicationStatus implements harness.StatusReporter.
+func (s *Site) ReplicationStatus(context.Context) (harness.ReplicationStatus, error) {
+	r := s.Replicator()
+	if r == nil {
+		return harness.ReplicationStatus{}, fmt.Errorf("site %s is not running", s.Name())
+	}
+	st := r.Status()
+	return harness.ReplicationStatus{PendingOperations: st.PendingOperations, PendingBytes: st.PendingBytes, InSync: st.InSync}, nil
+}
 
 // Replicated implements harness.Site.
 func (s *Site) Replicated() harness.Endpoint {

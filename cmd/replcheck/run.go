@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/reports"
+	"github.com/replcheck/replcheck/runner"
+	scenario "github.com/replcheck/replcheck/scenarios"
+	"github.com/replcheck/replcheck/verifier/convergence"
+)
+
+// runFlags are the flags run and calibrate share.
+type runFlags struct {
+	out   string
+	seed  uint64
+	quiet bool
+	json  bool
+}
+
+func (f *runFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "runs", "directory the run folders go into")
+	fl.Uint64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines while running")
+	fl.BoolVar(&f.json, "json", false, "print each result as one JSON line instead of a summary")
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO...",
+		Short: "Run scenarios and judge the replication they observe",
+		Long: `Run each scenario (a library name or a path to a YAML file) against its
+target, then check that every acknowledged write reached every site, intact
+and within the replication target. Each run leaves a folder under --out with
+result.json, history.jsonl and final-state.json.
+
+Exit codes: 0 every run passed, 1 a verdict failed or was undecided, 2 bad
+input (scenario file, flags), 3 the target could not be started or reached.`,
+		Example: `  replcheck run quickstart
+  replcheck run partition-heal site-crash --out /tmp/runs
+  replcheck run ./my-scenario.yaml --seed 7 --json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var list []*scenario.Scenario
+			for _, a := range args {
+				s, err := loadScenario(a)
+				if err != nil {
+					return &exitError{exitUsage, err}
+				}
+				if err := checkTarget(s); err != nil {
+					return err
+				}
+				if f.seed != 0 {
+					s.Workload.Seed = f.seed
+				}
+				list = append(list, s)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			code := exitPass
+			for _, s := range list {
+				res, dir, err := runOne(ctx, s, f, cmd.ErrOrStderr())
+				if err != nil {
+					if ctx.Err() != nil {
+						return &exitError{exitInfra, fmt.Errorf("interrupted: %w", err)}
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "replcheck: %s: %v\n", s.Name, err)
+					code = max(code, exitInfra)
+					continue
+				}
+				printResult(cmd.OutOrStdout(), res, dir, f.json)
+				if res.Verdict != reports.Pass {
+					code = max(code, exitFail)
+				}
+			}
+			if code != exitPass {
+				return &exitError{code, errSilent}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// errSilent ends a command with an exit code whose reason was printed.
+var errSilent = errors.New("reason printed")
+
+// loadScenario reads a path (anything with a slash or a .yaml suffix that
+// exists) or a library name.
+func loadScenario(arg string) (*scenario.Scenario, error) {
+	if strings.ContainsRune(arg, os.PathSeparator) || strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+		if _, err := os.Stat(arg); err == nil {
+			return scenario.Load(arg)
+		}
+		if strings.ContainsRune(arg, os.PathSeparator) {
+			return nil, fmt.Errorf("scenario file %s: no such file", arg)
+		}
+	}
+	s, err := scenario.Find(arg)
+	if err != nil {
+		return nil, err
+	}
+	s.File = "library:" + s.Name
+	return s, nil
+}
+
+// checkTarget refuses, as bad input, a scenario whose target this build
+// cannot start.
+func checkTarget(s *scenario.Scenario) error {
+	if s.Topology.Target != scenario.TargetEmbedded {
+		return usageErr("scenario %s: target %q is not available yet; the embedded target is", s.Name, s.Topology.Target)
+	}
+	return nil
+}
+
+// startTarget starts the topology of a scenario; the engine's log goes to
+// the run folder.
+func startTarget(ctx context.Context, s *scenario.Scenario, dir string) (harness.Topology, error) {
+	logf, err := os.Create(filepath.Join(dir, reports.EngineLogFile))
+	if err != nil {
+		return nil, err
+	}
+	// The file stays open for the topology's life; the process's exit
+	// closes it.
+	opts := embedded.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second,
+		Logger: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if s.Topology.Data == scenario.DataDisk {
+		opts.DataDir = filepath.Join(dir, "data")
+	}
+	topo, err := embedded.Start(ctx, opts)
+	if err != nil {
+		if topo != nil {
+			topo.Close(context.WithoutCancel(ctx))
+		}
+		return nil, err
+	}
+	return topo, nil
+}
+
+// runOne runs s into a fresh folder under f.out.
+func runOne(ctx context.Context, s *scenario.Scenario, f runFlags, progress io.Writer) (*reports.Result, string, error) {
+	dir, err := newRunDir(f.out, s.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	o := runner.Options{Dir: dir, Start: startTarget, ProgressEvery: 2 * time.Second}
+	if !f.quiet {
+		fmt.Fprintf(progress, "%s: running (workload %s, then up to %s to converge) → %s\n", s.Name, workloadLength(s), s.Checks.Observe, dir)
+		o.Progress = func(p runner.Progress) { printProgress(progress, s.Name, p) }
+	}
+	res, err := runner.Run(ctx, s, o)
+	return res, dir, err
+}
+
+func workloadLength(s *scenario.Scenario) string {
+	if s.Workload.Duration > 0 {
+		return s.Workload.Duration.String()
+	}
+	return fmt.Sprintf("%d ops", s.Workload.Ops)
+}
+
+// newRunDir makes parent/<scenario>-<time>, adding a suffix if taken.
+func newRunDir(parent, name string) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	base := filepath.Join(parent, name+"-"+time.Now().Format("20060102-150405"))
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", err
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+func printProgress(w io.Writer, name string, p runner.Progress) {
+	if p.Phase == runner.PhaseDone {
+		return
+	}
+	line := fmt.Sprintf("%s: %6.1fs %-9s ops %d, pending %d (%s)", name, p.Elapsed.Seconds(), p.Phase, p.Ops,
+		p.PendingOps, humanize.IBytes(uint64(max(p.PendingBytes, 0))))
+	if len(p.Faults) > 0 {
+		line += ", faults: " + strings.Join(p.Faults, "; ")
+	}
+	fmt.Fprintln(w, line)
+}
+
+// printResult prints the one-screen summary of a run, or its JSON.
+func printResult(w io.Writer, r *reports.Result, dir string, asJSON bool) {
+	if asJSON {
+		json.NewEncoder(w).Encode(struct {
+			Dir string `json:"dir"`
+			*reports.Result
+		}{dir, r})
+		return
+	}
+	flaws := "none"
+	if len(r.Flaws) > 0 {
+		flaws = strings.Join(r.Flaws, ", ")
+	}
+	fmt.Fprintf(w, "\n%s  (target %s, flaws %s, seed %d)\n", r.Scenario, r.Target, flaws, r.Seed)
+	wl := r.Workload
+	fmt.Fprintf(w, "  workload   %d ops in %s: %d ok, %d failed, %d unknown; %s written\n",
+		wl.Ops, time.Duration(wl.Elapsed).Round(time.Millisecond), wl.OK, wl.Failed, wl.Unknown, humanize.IBytes(uint64(max(wl.Bytes, 0))))
+	for _, line := range faultLines(r.Faults) {
+		fmt.Fprintf(w, "  fault      %s\n", line)
+	}
+	c := r.Convergence
+	for _, line := range lagLines(c) {
+		fmt.Fprintf(w, "  lag        %s\n", line)
+	}
+	fmt.Fprintf(w, "  keys       %d checked at %d sites\n", r.Keys, len(r.Sites))
+	if len(r.Anomalies) == 0 {
+		fmt.Fprintf(w, "  anomalies  none\n")
+	} else {
+		counts := map[string]int{}
+		for _, a := range r.Anomalies {
+			counts[a.Name]++
+		}
+		var names []string
+		for n, k := range counts {
+			names = append(names, fmt.Sprintf("%s ×%d", n, k))
+		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "  anomalies  %s\n", strings.Join(names, ", "))
+		for i, a := range r.Anomalies {
+			if i == 5 {
+				fmt.Fprintf(w, "             … %d more in result.json\n", len(r.Anomalies)-5)
+				break
+			}
+			fmt.Fprintf(w, "             %s %s/%s: %s\n", a.Name, a.Bucket, a.Key, a.Detail)
+		}
+	}
+	if len(r.Checks.Expect) > 0 {
+		fmt.Fprintf(w, "  expected   %s\n", strings.Join(r.Checks.Expect, ", "))
+	}
+	fmt.Fprintf(w, "  verdict    %s: %s\n", strings.ToUpper(r.Verdict), strings.Join(r.Reasons, "; "))
+	if dir != "" {
+		fmt.Fprintf(w, "  run folder %s\n", dir)
+	}
+}
+
+// faultLines pairs inject and heal events: "partition a→b 2.0s–8.0s".
+func faultLines(fs []reports.Fault) []string {
+	var out []string
+	open := map[string]time.Duration{}
+	var order []string
+	for _, f := range fs {
+		switch f.Kind {
+		case "inject":
+			open[f.Name] = time.Duration(f.At)
+			order = append(order, f.Name)
+			if f.Error != "" {
+				out = append(out, fmt.Sprintf("%s at %s failed: %s", f.Name, time.Duration(f.At).Round(100*time.Millisecond), f.Error))
+			}
+		case "heal":
+			if at, ok := open[f.Name]; ok {
+				out = append(out, fmt.Sprintf("%s %s–%s", f.Name, at.Round(100*time.Millisecond), time.Duration(f.At).Round(100*time.Millisecond)))
+				delete(open, f.Name)
+			}
+		}
+	}
+	for _, n := range order {
+		if at, ok := open[n]; ok {
+			out = append(out, fmt.Sprintf("%s from %s, never healed", n, at.Round(100*time.Millisecond)))
+		}
+	}
+	return out
+}
+
+// lagLines summarise convergence per direction: writes, lag percentiles,
+// share within the SLO, what is still pending, and the size fit.
+func lagLines(c convergence.Result) []string {
+	var out []string
+	secs := func(v float64) string { return fmtSeconds(v) }
+	for _, d := range c.Directions {
+		line := fmt.Sprintf("%s→%s: %d writes", d.From, d.To, d.Writes)
+		if d.Lag != nil {
+			line += fmt.Sprintf(", p50 %s p99 %s max %s", secs(d.Lag.P50), secs(d.Lag.P99), secs(d.Lag.Max))
+		}
+		line += fmt.Sprintf(", %.1f%% within %s", 100*d.WithinSLO, time.Duration(c.SLOSeconds*float64(time.Second)))
+		if d.Pending > 0 {
+			line += fmt.Sprintf(", %d pending (oldest %s)", d.Pending, secs(d.OldestPendingSeconds))
+		}
+		out = append(out, line)
+	}
+	if f := c.Overall.Fit; f.OK {
+		out = append(out, fmt.Sprintf("fit: %s/s effective, %s + size/bandwidth; objects over %s would breach the SLO",
+			humanize.IBytes(uint64(f.BandwidthBytesPerSecond)), secs(f.InterceptSeconds), humanize.IBytes(uint64(f.SLOSizeBytes))))
+	}
+	out = append(out, fmt.Sprintf("verdict: %s: %s", c.Verdict.Outcome, c.Verdict.Reason))
+	return out
+}
+
+// fmtSeconds prints a lag readably: "850µs", "12.3ms", "4.21s".
+func fmtSeconds(v float64) string {
+	d := time.Duration(v * float64(time.Second))
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}

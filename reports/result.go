@@ -1,0 +1,315 @@
+// Package reports holds what a run leaves behind in its folder, and how it
+// is read back: result.json (the verdict and everything it rests on, in a
+// versioned schema documented in docs/result-schema.md) and the final
+// state of every site (final-state.json), which with history.jsonl lets
+// `replcheck verify` re-check a run offline.
+package reports
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/verifier/checker"
+	"github.com/replcheck/replcheck/verifier/convergence"
+	"github.com/replcheck/replcheck/verifier/history"
+)
+
+// SchemaVersion is the version of result.json; readers refuse newer ones.
+// Additions that old readers can ignore keep the version.
+const SchemaVersion = 1
+
+// Files of a run folder.
+const (
+	ResultFile     = "result.json"
+	HistoryFile    = "history.jsonl"
+	FinalStateFile = "final-state.json"
+	EngineLogFile  = "engine.log"
+)
+
+// Verdicts.
+const (
+	Pass      = "pass"      // every check held
+	Fail      = "fail"      // a check failed: anomalies found, or expected ones missed
+	Undecided = "undecided" // the observation window ended before the checks could decide
+)
+
+// Result is result.json.
+type Result struct {
+	Schema   int    `json:"schema"`
+	Run      string `json:"run"` // the run id, also in history.jsonl's header
+	Scenario string `json:"scenario"`
+	// ScenarioFile is where the scenario came from ("library:NAME" for
+	// the built-in library).
+	ScenarioFile string    `json:"scenarioFile"`
+	Target       string    `json:"target"`
+	Sites        []string  `json:"sites"`
+	Flaws        []string  `json:"flaws,omitempty"`
+	Seed         uint64    `json:"seed"`
+	Buckets      []string  `json:"buckets"`
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished"`
+
+	Checks Checks `json:"checks"`
+
+	// Verdict is Pass, Fail or Undecided; Reasons say why, one line each.
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
+	// Found lists the anomaly names found, sorted; Missed the expected
+	// ones that were not.
+	Found  []string `json:"found"`
+	Missed []string `json:"missed,omitempty"`
+
+	Workload  Workload          `json:"workload"`
+	Faults    []Fault           `json:"faults"`
+	Anomalies []checker.Anomaly `json:"anomalies"`
+	// Keys is how many keys the final state covered.
+	Keys        int                `json:"keys"`
+	Convergence convergence.Result `json:"convergence"`
+	// EngineStatus is each site's own replication status at the end, when
+	// the target reports one.
+	EngineStatus map[string]harness.ReplicationStatus `json:"engineStatus,omitempty"`
+}
+
+// Checks are the scenario's checks as the run applied them.
+type Checks struct {
+	SLO              Duration `json:"slo"`
+	Observe          Duration `json:"observe"`
+	ClockUncertainty Duration `json:"clockUncertainty"`
+	Expect           []string `json:"expect"`
+}
+
+// Workload counts what the clients did.
+type Workload struct {
+	Ops     int            `json:"ops"`
+	OK      int            `json:"ok"`
+	Failed  int            `json:"failed"`
+	Unknown int            `json:"unknown"`
+	ByKind  map[string]int `json:"byKind"`
+	Bytes   int64          `json:"bytes"`
+	Elapsed Duration       `json:"elapsed"`
+}
+
+// Fault is one inject or heal event, at an offset from the run's start
+// (the history's time base).
+type Fault struct {
+	Name  string   `json:"name"`
+	Kind  string   `json:"kind"` // inject or heal
+	At    Duration `json:"at"`
+	Error string   `json:"error,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes as text ("1.5s").
+type Duration time.Duration
+
+// MarshalJSON writes d as Go duration text.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads Go duration text.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want text such as \"1.5s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Judge sets the verdict, reasons, found and missed from the anomalies,
+// the convergence verdict and the expectation. A run that expects
+// nothing passes when nothing is found and every write converged within
+// the SLO. A calibration run (Expect not empty) passes when every
+// expected anomaly is found; others found alongside are reported, since
+// one flaw often does more than one kind of damage.
+func (r *Result) Judge() {
+	names := map[string]int{}
+	for _, a := range r.Anomalies {
+		names[a.Name]++
+	}
+	conv := r.Convergence.Verdict.Outcome
+	if conv == convergence.Fail {
+		names[SLOBreach] += max(1, r.Convergence.Verdict.BreachCount)
+	}
+	r.Found = r.Found[:0]
+	for n := range names {
+		r.Found = append(r.Found, n)
+	}
+	sort.Strings(r.Found)
+	r.Missed, r.Reasons = nil, nil
+	for _, n := range r.Found {
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%s ×%d", n, names[n]))
+	}
+	if len(r.Checks.Expect) > 0 {
+		for _, e := range r.Checks.Expect {
+			if names[e] == 0 {
+				r.Missed = append(r.Missed, e)
+			}
+		}
+		switch {
+		case len(r.Missed) == 0:
+			r.Verdict = Pass
+			r.Reasons = append([]string{"found every expected anomaly"}, r.Reasons...)
+		default:
+			r.Verdict = Fail
+			for _, m := range r.Missed {
+				r.Reasons = append(r.Reasons, "expected "+m+": not found")
+			}
+		}
+		return
+	}
+	switch {
+	case len(names) > 0:
+		r.Verdict = Fail
+	case conv == convergence.Undecided:
+		r.Verdict = Undecided
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%d writes had not reached the peer when the observation window ended, none yet past the SLO",
+			r.Convergence.Overall.Pending))
+	default:
+		r.Verdict = Pass
+		r.Reasons = append(r.Reasons, "no anomaly; every write converged within the SLO")
+	}
+}
+
+// Check sets the anomalies from the history and the final state, adds
+// the status mismatches and judges. The run and `replcheck verify` both
+// come to their verdict through it.
+func (r *Result) Check(h *history.History, fs checker.FinalState) {
+	res := checker.Check(h, fs, checker.Options{ClockUncertainty: time.Duration(r.Checks.ClockUncertainty)})
+	r.Anomalies, r.Keys = res.Anomalies, res.Keys
+	r.Anomalies = append(r.Anomalies, r.statusMismatches()...)
+	r.Judge()
+}
+
+// statusMismatches compares each site's own claim to be in sync with what
+// the probes saw: a site in sync while writes acknowledged there never
+// reached the peer contradicts the verifier.
+func (r *Result) statusMismatches() []checker.Anomaly {
+	var out []checker.Anomaly
+	for _, site := range r.Sites {
+		st, ok := r.EngineStatus[site]
+		if !ok || !st.InSync {
+			continue
+		}
+		var ops []string
+		for _, w := range r.Convergence.Writes {
+			if w.Origin == site && w.State == convergence.Pending {
+				ops = append(ops, w.Op)
+			}
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		n := len(ops)
+		out = append(out, checker.Anomaly{Name: StatusMismatch, Sites: []string{site}, Ops: ops[:min(n, 20)],
+			Detail: fmt.Sprintf("%s reports itself in sync (%d operations pending), but %d writes acknowledged there never reached the peer",
+				site, st.PendingOperations, n)})
+	}
+	return out
+}
+
+// Anomaly names found outside verifier/checker.
+const (
+	SLOBreach      = "slo-breach"
+	StatusMismatch = "status-mismatch"
+)
+
+// WriteResult writes result.json into dir, atomically.
+func WriteResult(dir string, r *Result) error {
+	r.Schema = SchemaVersion
+	return writeJSON(filepath.Join(dir, ResultFile), r)
+}
+
+// ReadResult reads dir's result.json.
+func ReadResult(dir string) (*Result, error) {
+	var r Result
+	if err := readJSON(filepath.Join(dir, ResultFile), &r); err != nil {
+		return nil, err
+	}
+	if r.Schema > SchemaVersion || r.Schema < 1 {
+		return nil, fmt.Errorf("%s: schema %d; this replcheck reads up to %d", filepath.Join(dir, ResultFile), r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// stateFile is final-state.json: checker.FinalState with its map as a
+// sorted list, since JSON keys must be text.
+type stateFile struct {
+	Schema int        `json:"schema"`
+	Sites  []string   `json:"sites"`
+	Keys   []stateKey `json:"keys"`
+}
+
+type stateKey struct {
+	Bucket string                `json:"bucket"`
+	Key    string                `json:"key"`
+	Sites  []checker.Observation `json:"sites"`
+}
+
+// WriteState writes final-state.json into dir.
+func WriteState(dir string, fs checker.FinalState) error {
+	f := stateFile{Schema: SchemaVersion, Sites: fs.Sites}
+	for k, obs := range fs.Keys {
+		f.Keys = append(f.Keys, stateKey{Bucket: k.Bucket, Key: k.Key, Sites: obs})
+	}
+	slices.SortFunc(f.Keys, func(a, b stateKey) int {
+		return cmp.Or(cmp.Compare(a.Bucket, b.Bucket), cmp.Compare(a.Key, b.Key))
+	})
+	return writeJSON(filepath.Join(dir, FinalStateFile), f)
+}
+
+// ReadState reads dir's final-state.json.
+func ReadState(dir string) (checker.FinalState, error) {
+	var f stateFile
+	path := filepath.Join(dir, FinalStateFile)
+	if err := readJSON(path, &f); err != nil {
+		return checker.FinalState{}, err
+	}
+	if f.Schema > SchemaVersion || f.Schema < 1 {
+		return checker.FinalState{}, fmt.Errorf("%s: schema %d; this replcheck reads up to %d", path, f.Schema, SchemaVersion)
+	}
+	fs := checker.FinalState{Sites: f.Sites, Keys: map[checker.Key][]checker.Observation{}}
+	for _, k := range f.Keys {
+		fs.Keys[checker.Key{Bucket: k.Bucket, Key: k.Key}] = k.Sites
+	}
+	return fs, nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no such file: is this a run folder?", path)
+		}
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

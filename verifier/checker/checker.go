@@ -6,16 +6,21 @@
 // It imports the history types only: it knows nothing of how the sites
 // ran or how faults were made.
 //
-// Values are judged by writes and deletes. Copies and in-place metadata
-// updates are not part of that judgement yet: their keys are checked for
-// corruption, readability, agreement between sites and metadata only.
+// Values are judged by every operation that can set one: writes, deletes,
+// copies and in-place metadata updates. Sites are only eventually
+// consistent, so a site may copy or update from a stale replica: a copy
+// onto a key may leave any value its source could have held at some site
+// before the copy completed (values travel along chains of copies), and a
+// metadata update, which rewrites what its site holds, may leave any value
+// the key could have held before the update completed.
 package checker
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -95,100 +100,438 @@ func (r Result) Counts() map[string]int {
 // absent stands for "no value" among possible final values.
 const absent = ""
 
+// maxChain bounds how many copies deep a value is traced: a value that
+// could only have come through a longer chain of copies is accepted
+// unchecked rather than searched for without end.
+const maxChain = 64
+
+const (
+	never   = history.Time(math.MaxInt64) // bound of an operation that may still take effect
+	minTime = history.Time(math.MinInt64)
+)
+
+// prod is an operation that can set a key's value: a put, overwrite,
+// multipart upload, delete, copy or metadata update that did not fail.
+type prod struct {
+	op  int32 // index into the history's operations
+	src int32 // for a copy, its source's key index; else -1
+}
+
+// copyRef is a copy onto a key, as the search for a value's paths sees it.
+type copyRef struct {
+	op, src       int32
+	invoke, bound history.Time
+}
+
+// keyIndex is what the history says of one key.
+type keyIndex struct {
+	key     Key
+	prods   []prod       // in history order
+	copies  []copyRef    // completed copies onto the key, by invoke time
+	pending []copyRef    // copies onto the key with an unknown outcome
+	maxDur  history.Time // longest of copies, invoke to completion
+	// lastCopied is the latest bound of a copy from the key (minTime if
+	// none): a write of the key invoked after it went nowhere else.
+	lastCopied history.Time
+}
+
+type checker struct {
+	ops   []history.Op
+	ids   map[string]int32
+	keyOf map[Key]int32
+	keys  []keyIndex
+	eps   history.Time
+	// Scratch of search, reset after each one.
+	seen    []history.Time // per key, the latest bound searched
+	touched []int32
+	// cleared remembers failed searches: per write, per key, a bound
+	// before which no copy can have brought the write to the key. A value
+	// served at many keys is then searched for once, not once per key.
+	cleared     map[int32]map[int32]history.Time
+	clearedSize int
+	queue       []reachItem
+}
+
+type reachItem struct {
+	key   int32
+	bound history.Time
+	depth int
+}
+
 // Check compares the final state with the history.
 func Check(h *history.History, fs FinalState, o Options) Result {
-	// Indexes into h.Ops, not copies: a history may hold millions.
-	byKey := map[Key][]int32{}
-	ops := make(map[string]int32, len(h.Ops))
-	for i := range h.Ops {
-		op := &h.Ops[i]
-		ops[op.ID] = int32(i)
-		if (op.Kind == history.Put || op.Kind == history.Overwrite || op.Kind == history.Multipart || op.Kind == history.Delete) &&
-			op.Outcome != history.Failed {
-			k := Key{op.Bucket, op.Key}
-			byKey[k] = append(byKey[k], int32(i))
+	c := newChecker(h, o)
+	type named struct {
+		k    Key
+		name string
+	}
+	keys := make([]named, 0, len(fs.Keys)+len(c.keys))
+	for k := range fs.Keys {
+		keys = append(keys, named{k, k.String()})
+	}
+	for i := range c.keys {
+		k := c.keys[i].key
+		if _, ok := fs.Keys[k]; !ok && len(c.keys[i].prods) > 0 {
+			keys = append(keys, named{k, k.String()})
 		}
 	}
-	look := func(id string) (history.Op, bool) {
-		i, ok := ops[id]
-		if !ok {
-			return history.Op{}, false
-		}
-		return h.Ops[i], true
-	}
+	slices.SortFunc(keys, func(a, b named) int { return strings.Compare(a.name, b.name) })
 	res := Result{}
-	keys := slices.Collect(maps.Keys(fs.Keys))
-	for k := range byKey {
-		if _, ok := fs.Keys[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, k := range keys {
 		res.Keys++
-		writes := make([]history.Op, len(byKey[k]))
-		for i, j := range byKey[k] {
-			writes[i] = h.Ops[j]
-		}
-		res.Anomalies = append(res.Anomalies, checkKey(k, writes, fs.Keys[k], look, o)...)
+		res.Anomalies = append(res.Anomalies, c.checkKey(k.k, fs.Keys[k.k])...)
 	}
 	return res
 }
 
-// before reports whether a completed before b was invoked, beyond the
-// clock uncertainty: only then must b's effect replace a's.
-func before(a, b history.Op, eps time.Duration) bool {
-	return a.Outcome != history.Unknown && a.Complete+history.Time(eps) < b.Invoke
-}
-
-// value is what a write leaves: its own id, or absent for a delete.
-func value(op history.Op) string {
-	if op.Kind == history.Delete {
-		return absent
+// newChecker indexes the history by key. It keeps indexes into h.Ops, not
+// copies: a history may hold millions of operations.
+func newChecker(h *history.History, o Options) *checker {
+	c := &checker{ops: h.Ops, ids: make(map[string]int32, len(h.Ops)), keyOf: map[Key]int32{}, eps: history.Time(o.ClockUncertainty)}
+	intern := func(k Key) int32 {
+		i, ok := c.keyOf[k]
+		if !ok {
+			i = int32(len(c.keys))
+			c.keyOf[k] = i
+			c.keys = append(c.keys, keyIndex{key: k, lastCopied: minTime})
+		}
+		return i
 	}
-	return op.ID
-}
-
-// legal returns the values a correct store may converge on for a key: the
-// value of every write (acknowledged or in doubt) that no acknowledged
-// write is known to have followed; "absent" also when nothing was written
-// for certain.
-func legal(writes []history.Op, eps time.Duration) map[string]bool {
-	out := map[string]bool{}
-	sure := false
-	// w is superseded iff some acknowledged write was invoked after w
-	// completed: comparing with the latest such invocation is enough, so
-	// a key costs linear time however many writes it has.
-	lastOKInvoke := history.Time(-1)
-	for _, w := range writes {
-		if w.Outcome == history.OK {
-			sure = true
-			lastOKInvoke = max(lastOKInvoke, w.Invoke)
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		c.ids[op.ID] = int32(i)
+		switch op.Kind {
+		case history.Put, history.Overwrite, history.Multipart, history.Delete, history.Copy, history.Meta:
+		default:
+			continue
+		}
+		if op.Outcome == history.Failed {
+			continue
+		}
+		k := intern(Key{op.Bucket, op.Key})
+		p := prod{op: int32(i), src: -1}
+		if op.Kind == history.Copy {
+			p.src = intern(Key{op.Bucket, op.Source})
+			cr := copyRef{op: p.op, src: p.src, invoke: op.Invoke, bound: boundOf(op)}
+			c.keys[p.src].lastCopied = max(c.keys[p.src].lastCopied, cr.bound)
+			ki := &c.keys[k]
+			if cr.bound == never {
+				ki.pending = append(ki.pending, cr)
+			} else {
+				ki.copies = append(ki.copies, cr)
+				ki.maxDur = max(ki.maxDur, cr.bound-cr.invoke)
+			}
+		}
+		c.keys[k].prods = append(c.keys[k].prods, p)
+	}
+	for i := range c.keys {
+		for _, cs := range [][]copyRef{c.keys[i].copies, c.keys[i].pending} {
+			if !slices.IsSortedFunc(cs, byInvoke) {
+				slices.SortStableFunc(cs, byInvoke)
+			}
 		}
 	}
-	for _, w := range writes {
-		superseded := w.Outcome != history.Unknown && w.Complete+history.Time(eps) < lastOKInvoke
-		if !superseded {
-			out[value(w)] = true
+	c.seen = make([]history.Time, len(c.keys))
+	for i := range c.seen {
+		c.seen[i] = minTime
+	}
+	return c
+}
+
+func byInvoke(a, b copyRef) int { return cmp.Compare(a.invoke, b.invoke) }
+
+// boundOf is the time by which op's effect, if any, has happened: its
+// completion, or never for an operation whose outcome is unknown.
+func boundOf(op *history.Op) history.Time {
+	if op.Outcome == history.Unknown {
+		return never
+	}
+	return op.Complete
+}
+
+// isValue reports whether an operation of kind k writes bytes of its own,
+// which sites then identify by its id.
+func isValue(k history.Kind) bool {
+	return k == history.Put || k == history.Overwrite || k == history.Multipart
+}
+
+// reaches reports whether key x may have held write v at some site before
+// time b: v is a write of x invoked before b, or a copy onto x invoked
+// before b may have brought it (recursively, from the copy's source before
+// the copy completed). Metadata updates are not followed: they only
+// rewrite values the key already had.
+func (c *checker) reaches(x, vi int32, b history.Time) bool {
+	c.queue = append(c.queue[:0], reachItem{key: x, bound: b})
+	return c.search(vi)
+}
+
+// search reports whether write vi may have reached some key of c.queue
+// before that item's bound. Nothing can hold v before v was invoked, which
+// keeps the search to copies that completed after that.
+//
+// The search runs over keys and remembers, for each, the latest bound it
+// was searched with: a key's copies are scanned at most once per search.
+func (c *checker) search(vi int32) bool {
+	v := &c.ops[vi]
+	t0 := v.Invoke
+	home, ok := c.keyOf[Key{v.Bucket, v.Key}]
+	if !ok || !isValue(v.Kind) || v.Outcome == history.Failed {
+		return false
+	}
+	if c.keys[home].lastCopied <= t0 {
+		// No copy took v from its key: only the key itself holds it.
+		for _, it := range c.queue {
+			if it.key == home && it.bound > t0 {
+				return true
+			}
+		}
+		return false
+	}
+	known := c.cleared[vi]
+	found := false
+	defer func() {
+		if !found {
+			c.remember(vi, known)
+		}
+		for _, k := range c.touched {
+			c.seen[k] = minTime
+		}
+		c.touched = c.touched[:0]
+	}()
+	for i := 0; i < len(c.queue); i++ {
+		it := c.queue[i]
+		prev := c.seen[it.key]
+		if prev == minTime {
+			if b, ok := known[it.key]; ok {
+				prev = b
+			}
+		}
+		if it.bound <= max(prev, t0) {
+			continue
+		}
+		if c.seen[it.key] == minTime {
+			c.touched = append(c.touched, it.key)
+		}
+		c.seen[it.key] = it.bound
+		if it.key == home {
+			found = true
+			return true
+		}
+		ki := &c.keys[it.key]
+		// Copies invoked before prev were scanned already; a copy invoked
+		// more than maxDur before t0 completed before v began.
+		from := max(prev, t0-ki.maxDur)
+		j := firstFrom(ki.copies, from)
+		for ; j < len(ki.copies) && ki.copies[j].invoke < it.bound; j++ {
+			if cr := ki.copies[j]; cr.bound > t0 {
+				if cr.src == home || it.depth == maxChain {
+					found = true
+					return true
+				}
+				c.queue = append(c.queue, reachItem{key: cr.src, bound: cr.bound, depth: it.depth + 1})
+			}
+		}
+		for _, cr := range ki.pending {
+			if cr.invoke >= prev && cr.invoke < it.bound {
+				if cr.src == home || it.depth == maxChain {
+					found = true
+					return true
+				}
+				c.queue = append(c.queue, reachItem{key: cr.src, bound: never, depth: it.depth + 1})
+			}
+		}
+	}
+	return false
+}
+
+// memoBudget bounds how many (write, key) pairs failed searches keep.
+const memoBudget = 1 << 20
+
+// remember keeps what a failed search for write vi explored: every key it
+// reached, up to the bound it reached it with, leads to no copy of vi.
+func (c *checker) remember(vi int32, known map[int32]history.Time) {
+	if len(c.touched) == 0 {
+		return
+	}
+	if c.clearedSize+len(c.touched) > memoBudget {
+		c.cleared, c.clearedSize, known = nil, 0, nil
+	}
+	if known == nil {
+		known = make(map[int32]history.Time, len(c.touched))
+		if c.cleared == nil {
+			c.cleared = map[int32]map[int32]history.Time{}
+		}
+		c.cleared[vi] = known
+	}
+	for _, k := range c.touched {
+		if _, ok := known[k]; !ok {
+			c.clearedSize++
+		}
+		known[k] = max(known[k], c.seen[k])
+	}
+}
+
+// firstFrom returns the index of the first of cs invoked at t or later.
+func firstFrom(cs []copyRef, t history.Time) int {
+	lo, hi := 0, len(cs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cs[m].invoke < t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// keyCheck judges one key.
+type keyCheck struct {
+	c     *checker
+	k     Key
+	kid   int32
+	prods []prod
+	live  []prod // producers no acknowledged producer is known to have followed
+	// absentOK says the key may legally have no value.
+	absentOK bool
+	memo     map[[2]int32]bool
+}
+
+func (c *checker) newKeyCheck(k Key) *keyCheck {
+	kc := &keyCheck{c: c, k: k, kid: -1}
+	if i, ok := c.keyOf[k]; ok {
+		kc.kid, kc.prods = i, c.keys[i].prods
+	}
+	// p is superseded iff some acknowledged producer was invoked after p
+	// completed: comparing with the latest such invocation is enough, so
+	// a key costs linear time however many producers it has.
+	lastOKInvoke := history.Time(-1)
+	sure := false
+	for _, p := range kc.prods {
+		if op := &c.ops[p.op]; op.Outcome == history.OK {
+			sure = true
+			lastOKInvoke = max(lastOKInvoke, op.Invoke)
+		}
+	}
+	for _, p := range kc.prods {
+		op := &c.ops[p.op]
+		if op.Outcome == history.Unknown || op.Complete+c.eps >= lastOKInvoke {
+			kc.live = append(kc.live, p)
+			if op.Kind == history.Delete {
+				kc.absentOK = true
+			}
 		}
 	}
 	if !sure {
-		out[absent] = true // every write may have failed
+		kc.absentOK = true // every producer may have failed
+	}
+	return kc
+}
+
+// canHold reports whether producer p may have left write vi as the key's
+// value.
+func (kc *keyCheck) canHold(p prod, vi int32) bool {
+	op := &kc.c.ops[p.op]
+	switch op.Kind {
+	case history.Delete:
+		return false
+	case history.Copy, history.Meta:
+		q := [2]int32{p.op, vi}
+		if r, ok := kc.memo[q]; ok {
+			return r
+		}
+		from := kc.kid
+		if op.Kind == history.Copy {
+			from = p.src
+		}
+		r := kc.c.reaches(from, vi, boundOf(op))
+		if kc.memo == nil {
+			kc.memo = map[[2]int32]bool{}
+		}
+		kc.memo[q] = r
+		return r
+	default:
+		return p.op == vi
+	}
+}
+
+// holders returns the producers among ps that may have left value v.
+func (kc *keyCheck) holders(ps []prod, v string) []prod {
+	vi, ok := kc.c.ids[v]
+	if !ok {
+		return nil
+	}
+	var out []prod
+	for _, p := range ps {
+		if kc.canHold(p, vi) {
+			out = append(out, p)
+		}
 	}
 	return out
 }
 
-func checkKey(k Key, writes []history.Op, obs []Observation, look func(string) (history.Op, bool), o Options) []Anomaly {
+// legal reports whether v ("" for absent) is a value a correct store may
+// converge on for the key.
+func (kc *keyCheck) legal(v string) bool {
+	if v == absent {
+		return kc.absentOK
+	}
+	vi, ok := kc.c.ids[v]
+	if !ok {
+		return false
+	}
+	for _, p := range kc.live {
+		if kc.canHold(p, vi) {
+			return true
+		}
+	}
+	return false
+}
+
+// unencrypted reports whether producer p may have stored write vi
+// unencrypted: a write or copy made without SSE, or a metadata update of
+// such a value (an update keeps the encryption of what it rewrites).
+func (kc *keyCheck) unencrypted(p prod, vi int32) bool {
+	c := kc.c
+	op := &c.ops[p.op]
+	if op.Kind != history.Meta {
+		return op.SSE == ""
+	}
+	b := boundOf(op)
+	v := &c.ops[vi]
+	if v.SSE == "" && v.Bucket == kc.k.Bucket && v.Key == kc.k.Key && v.Invoke < b {
+		return true
+	}
+	// One search from every copy onto the key made without SSE before b.
+	c.queue = c.queue[:0]
+	ki := &c.keys[kc.kid]
+	for _, cs := range [][]copyRef{ki.copies, ki.pending} {
+		for _, cr := range cs {
+			if cr.invoke >= b {
+				break // both lists are by invoke time
+			}
+			if c.ops[cr.op].SSE == "" {
+				c.queue = append(c.queue, reachItem{key: cr.src, bound: cr.bound, depth: 1})
+			}
+		}
+	}
+	return c.search(vi)
+}
+
+func (c *checker) checkKey(k Key, obs []Observation) []Anomaly {
 	var out []Anomaly
 	add := func(name string, sites []string, opIDs []string, format string, args ...any) {
 		out = append(out, Anomaly{Name: name, Bucket: k.Bucket, Key: k.Key, Sites: sites, Ops: opIDs, Detail: fmt.Sprintf(format, args...)})
 	}
-	ok := legal(writes, o.ClockUncertainty)
+	kc := c.newKeyCheck(k)
 	// What each site converged on, for the divergence check.
 	final := map[string][]string{}
-	var written []string
-	for _, w := range writes {
-		written = append(written, w.ID)
+	written := func() []string {
+		var ids []string
+		for _, p := range kc.prods {
+			ids = append(ids, c.ops[p.op].ID)
+		}
+		return ids
 	}
 	for _, ob := range obs {
 		switch {
@@ -196,7 +539,7 @@ func checkKey(k Key, writes []history.Op, obs []Observation, look func(string) (
 			add(Unreadable, []string{ob.Site}, nil, "%s lists the key but cannot serve it: %s", ob.Site, ob.Error)
 			continue
 		case ob.Present && ob.ReadOf == "":
-			add(CorruptRead, []string{ob.Site}, written, "%s serves bytes that match no write of this key", ob.Site)
+			add(CorruptRead, []string{ob.Site}, written(), "%s serves bytes that match no write of this key", ob.Site)
 			continue
 		case ob.Present && !ob.Valid:
 			add(CorruptRead, []string{ob.Site}, []string{ob.ReadOf}, "%s serves bytes that start as %s but differ from it", ob.Site, ob.ReadOf)
@@ -207,38 +550,22 @@ func checkKey(k Key, writes []history.Op, obs []Observation, look func(string) (
 			v = ob.ReadOf
 		}
 		final[v] = append(final[v], ob.Site)
-		if ok[v] {
-			if ob.Present {
-				if w, found := look(v); found && w.SSE != "" && ob.SSE == "" {
-					add(EncryptionDowngrade, []string{ob.Site}, []string{v}, "%s was written with %s; %s serves it unencrypted", v, w.SSE, ob.Site)
-				}
-			}
-			continue
-		}
-		// An illegal final value: which write should have replaced it?
 		if v == absent {
-			if presentElsewhere(obs, ok) {
-				continue // the peer never got it: missing-replica, below
+			if kc.absentOK || kc.presentElsewhere(obs) {
+				continue // if present elsewhere, the peer never got it: missing-replica, below
 			}
-			latest := lastAcked(writes)
-			add(LostWrite, []string{ob.Site}, []string{latest.ID}, "%s has no value, but acknowledged write %s (completed %v) was never deleted",
-				ob.Site, latest.ID, latest.Complete.Duration())
+			latest := lastAcked(c.ops, kc.prods)
+			add(LostWrite, []string{ob.Site}, []string{latest.ID}, "%s has no value, but acknowledged %s %s (completed %v) was never deleted",
+				ob.Site, latest.Kind, latest.ID, latest.Complete.Duration())
 			continue
 		}
-		w, _ := look(v)
-		by := supersedingAfter(w, writes, o.ClockUncertainty)
-		switch {
-		case by.ID == "":
-			// Not superseded, so not among the writes at all: the client
-			// was told it failed, yet it replaced what was acknowledged.
-			latest := lastAcked(writes)
-			add(LostWrite, []string{ob.Site}, []string{latest.ID, v}, "%s serves %s, a write reported as %s, instead of acknowledged %s",
-				ob.Site, v, w.Outcome, latest.ID)
-		case by.Kind == history.Delete:
-			add(Resurrection, []string{ob.Site}, []string{v, by.ID}, "%s serves %s, deleted by %s after it completed", ob.Site, v, by.ID)
-		default:
-			add(LostWrite, []string{ob.Site}, []string{by.ID, v}, "%s serves %s, but acknowledged write %s began after it completed", ob.Site, v, by.ID)
+		if hs := kc.holders(kc.live, v); len(hs) > 0 {
+			if ob.SSE == "" {
+				kc.downgrade(ob, v, hs, add)
+			}
+			continue
 		}
+		kc.illegal(ob, v, add)
 	}
 	if len(final) > 1 {
 		var parts []string
@@ -251,8 +578,8 @@ func checkKey(k Key, writes []history.Op, obs []Observation, look func(string) (
 			parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(ss, ","), name))
 			sites = append(sites, ss...)
 		}
-		sort.Strings(parts)
-		sort.Strings(sites)
+		slices.Sort(parts)
+		slices.Sort(sites)
 		if len(final[absent]) > 0 && len(final) == 2 {
 			add(MissingReplica, sites, nil, "present at some sites, missing at others (%s)", strings.Join(parts, "; "))
 		} else {
@@ -263,34 +590,123 @@ func checkKey(k Key, writes []history.Op, obs []Observation, look func(string) (
 	return out
 }
 
+type addFunc func(name string, sites []string, opIDs []string, format string, args ...any)
+
+// downgrade reports ob serving v unencrypted when every producer that may
+// have left v here stored it encrypted.
+func (kc *keyCheck) downgrade(ob Observation, v string, hs []prod, add addFunc) {
+	vi := kc.c.ids[v]
+	for _, p := range hs {
+		if kc.unencrypted(p, vi) {
+			return
+		}
+	}
+	ops := []string{v}
+	var how []string
+	for _, p := range hs {
+		op := &kc.c.ops[p.op]
+		if op.ID != v {
+			ops = append(ops, op.ID)
+		}
+		mode := op.SSE
+		if op.Kind == history.Meta {
+			mode = "the encryption it kept"
+		}
+		how = append(how, fmt.Sprintf("%s %s with %s", op.Kind, op.ID, mode))
+	}
+	add(EncryptionDowngrade, []string{ob.Site}, ops, "%s was stored encrypted (%s); %s serves it unencrypted", v, strings.Join(how, ", "), ob.Site)
+}
+
+// illegal reports a site serving a value no correct store could have
+// left, naming what should have replaced it.
+func (kc *keyCheck) illegal(ob Observation, v string, add addFunc) {
+	c := kc.c
+	vi, known := c.ids[v]
+	if !known || !isValue(c.ops[vi].Kind) {
+		add(CorruptRead, []string{ob.Site}, []string{v}, "%s serves bytes naming %s, which wrote no bytes in this run", ob.Site, v)
+		return
+	}
+	w := &c.ops[vi]
+	// The producer that left v last; it was superseded, or v would be legal.
+	var holder *history.Op
+	for _, p := range kc.holders(kc.prods, v) {
+		if op := &c.ops[p.op]; holder == nil || op.Complete > holder.Complete {
+			holder = op
+		}
+	}
+	if holder == nil {
+		if w.Bucket != kc.k.Bucket || w.Key != kc.k.Key {
+			add(CorruptRead, []string{ob.Site}, []string{v}, "%s serves %s, a write of %s/%s (%s) that no copy onto this key could have brought",
+				ob.Site, v, w.Bucket, w.Key, w.Outcome)
+			return
+		}
+		// A write of this key that is no producer: the client was told it
+		// failed, yet it replaced what was acknowledged.
+		latest := lastAcked(c.ops, kc.prods)
+		if latest.ID == "" {
+			add(LostWrite, []string{ob.Site}, []string{v}, "%s serves %s, a write reported as %s", ob.Site, v, w.Outcome)
+			return
+		}
+		add(LostWrite, []string{ob.Site}, []string{latest.ID, v}, "%s serves %s, a write reported as %s, instead of acknowledged %s %s",
+			ob.Site, v, w.Outcome, latest.Kind, latest.ID)
+		return
+	}
+	via := ""
+	if holder.ID != v {
+		via = fmt.Sprintf(" (left by %s %s)", holder.Kind, holder.ID)
+	}
+	by := supersedingAfter(*holder, c.ops, kc.prods, c.eps)
+	withHolder := func(ids ...string) []string {
+		if holder.ID != v {
+			ids = append(ids, holder.ID)
+		}
+		return ids
+	}
+	switch {
+	case by.ID == "":
+		add(LostWrite, []string{ob.Site}, withHolder(v), "%s serves %s%s, which no correct store leaves here", ob.Site, v, via)
+	case by.Kind == history.Delete:
+		add(Resurrection, []string{ob.Site}, withHolder(v, by.ID), "%s serves %s%s, deleted by %s after that completed", ob.Site, v, via, by.ID)
+	default:
+		add(LostWrite, []string{ob.Site}, withHolder(by.ID, v), "%s serves %s%s, but acknowledged %s %s began after that completed",
+			ob.Site, v, via, by.Kind, by.ID)
+	}
+}
+
 // presentElsewhere reports whether some site serves a legal value.
-func presentElsewhere(obs []Observation, ok map[string]bool) bool {
+func (kc *keyCheck) presentElsewhere(obs []Observation) bool {
 	for _, ob := range obs {
-		if ob.Present && ob.Valid && ob.Error == "" && ok[ob.ReadOf] {
+		if ob.Present && ob.Valid && ob.Error == "" && ob.ReadOf != absent && kc.legal(ob.ReadOf) {
 			return true
 		}
 	}
 	return false
 }
 
-// lastAcked returns the acknowledged write completed last.
-func lastAcked(writes []history.Op) history.Op {
+// before reports whether a completed before b was invoked, beyond the
+// clock uncertainty: only then must b's effect replace a's.
+func before(a, b history.Op, eps history.Time) bool {
+	return a.Outcome != history.Unknown && a.Complete+eps < b.Invoke
+}
+
+// lastAcked returns the acknowledged producer completed last.
+func lastAcked(ops []history.Op, ps []prod) history.Op {
 	var best history.Op
-	for _, w := range writes {
-		if w.Outcome == history.OK && w.Complete >= best.Complete {
-			best = w
+	for _, p := range ps {
+		if w := &ops[p.op]; w.Outcome == history.OK && w.Complete >= best.Complete {
+			best = *w
 		}
 	}
 	return best
 }
 
-// supersedingAfter returns the earliest acknowledged write invoked after w
-// completed: the one that should have replaced w.
-func supersedingAfter(w history.Op, writes []history.Op, eps time.Duration) history.Op {
+// supersedingAfter returns the earliest acknowledged producer invoked
+// after w completed: the one that should have replaced w.
+func supersedingAfter(w history.Op, ops []history.Op, ps []prod, eps history.Time) history.Op {
 	var best history.Op
-	for _, x := range writes {
-		if x.Outcome == history.OK && before(w, x, eps) && (best.ID == "" || x.Invoke < best.Invoke) {
-			best = x
+	for _, p := range ps {
+		if x := &ops[p.op]; x.Outcome == history.OK && before(w, *x, eps) && (best.ID == "" || x.Invoke < best.Invoke) {
+			best = *x
 		}
 	}
 	return best

@@ -2,6 +2,7 @@ package checker_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -85,6 +86,161 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// on returns o moved to key.
+func on(key string, o history.Op) history.Op {
+	o.Key = key
+	return o
+}
+
+// cp builds a copy of key src onto key "k" with destination SSE mode sse.
+func cp(id, src string, invoke, complete int64, out history.Outcome, sse string) history.Op {
+	o := op(id, history.Copy, invoke, complete, out)
+	o.Source, o.SSE = src, sse
+	return o
+}
+
+// encrypted builds an observation of a site serving write id with SSE mode sse.
+func encrypted(site, id, sse string) checker.Observation {
+	ob := serves(site, id)
+	ob.SSE = sse
+	return ob
+}
+
+// TestCopyAndMeta: copies and metadata updates set values too, possibly
+// from a stale replica of their source.
+func TestCopyAndMeta(t *testing.T) {
+	ws := on("s", op("ws", history.Put, 0, 10, history.OK))
+	ws2 := on("s", op("ws2", history.Overwrite, 20, 30, history.OK))
+	wsLate := on("s", op("ws2", history.Overwrite, 40, 50, history.OK)) // after the copy below completed
+	wsEnc := ws
+	wsEnc.SSE = "SSE-S3"
+	c := cp("c", "s", 20, 30, history.OK, "")
+	cEnc := cp("c", "s", 20, 30, history.OK, "SSE-S3")
+	cAfter := cp("c", "s", 31, 40, history.OK, "") // just after ws2 completed
+	cUnknown := cp("c", "s", 20, 30, history.Unknown, "")
+	w1 := op("w1", history.Put, 0, 10, history.OK)
+	w2 := op("w2", history.Overwrite, 20, 30, history.OK)
+	w3 := op("w3", history.Overwrite, 40, 50, history.OK)
+	m := op("m", history.Meta, 40, 50, history.OK)
+	mFailed := op("m", history.Meta, 40, 50, history.Failed)
+	mAfterCopy := op("m", history.Meta, 60, 70, history.OK)
+	d := op("d", history.Delete, 40, 50, history.OK)
+	// Chains: a -> b, then b -> k; and the same copies in the wrong order.
+	wa := on("a", op("wa", history.Put, 0, 10, history.OK))
+	ab := on("b", cp("ab", "a", 20, 30, history.OK, ""))
+	bk := cp("bk", "b", 40, 50, history.OK, "")
+	abLate := on("b", cp("ab", "a", 40, 50, history.OK, ""))
+	bkEarly := cp("bk", "b", 20, 30, history.OK, "")
+	for _, tc := range []struct {
+		name string
+		ops  []history.Op
+		obs  []checker.Observation
+		want string
+	}{
+		{"copy serves the source's write", []history.Op{ws, c}, []checker.Observation{serves("a", "ws"), serves("b", "ws")}, ""},
+		{"copy then overwrite lost", []history.Op{ws, c, w3}, []checker.Observation{serves("a", "ws"), serves("b", "w3")},
+			"divergence@a,b: lost-write@a:w3,ws,c"},
+		{"copy from a stale source", []history.Op{ws, ws2, cAfter}, []checker.Observation{serves("a", "ws"), serves("b", "ws")}, ""},
+		{"copy of the latest source", []history.Op{ws, ws2, cAfter}, []checker.Observation{serves("a", "ws2"), serves("b", "ws2")}, ""},
+		{"source written after the copy", []history.Op{ws, c, wsLate}, []checker.Observation{serves("a", "ws2"), serves("b", "ws2")},
+			"corrupt-read@a:ws2 corrupt-read@b:ws2"},
+		{"copy leaves no value absent", []history.Op{ws, c}, []checker.Observation{serves("a", ""), serves("b", "")},
+			"lost-write@a:c lost-write@b:c"},
+		{"unknown copy may copy later writes", []history.Op{w1, ws, cUnknown, wsLate}, []checker.Observation{serves("a", "ws2"), serves("b", "ws2")}, ""},
+		{"unknown copy may not have happened", []history.Op{w1, ws, cUnknown, wsLate}, []checker.Observation{serves("a", "w1"), serves("b", "w1")}, ""},
+		{"meta from a stale replica", []history.Op{w1, w2, m}, []checker.Observation{serves("a", "w1"), serves("b", "w1")}, ""},
+		{"meta of the latest", []history.Op{w1, w2, m}, []checker.Observation{serves("a", "w2"), serves("b", "w2")}, ""},
+		{"failed meta legalises nothing", []history.Op{w1, w2, mFailed}, []checker.Observation{serves("a", "w1"), serves("b", "w1")},
+			"lost-write@a:w2,w1 lost-write@b:w2,w1"},
+		{"meta then overwrite lost", []history.Op{w1, m, op("w3", history.Overwrite, 60, 70, history.OK)},
+			[]checker.Observation{serves("a", "w1"), serves("b", "w3")}, "divergence@a,b: lost-write@a:w3,w1,m"},
+		{"meta brings no other key's write", []history.Op{w1, ws, m}, []checker.Observation{serves("a", "ws"), serves("b", "ws")},
+			"corrupt-read@a:ws corrupt-read@b:ws"},
+		{"meta of a copied value", []history.Op{w1, ws, c, mAfterCopy}, []checker.Observation{serves("a", "ws"), serves("b", "ws")}, ""},
+		{"meta of a value overwritten by the copy", []history.Op{w1, ws, c, mAfterCopy}, []checker.Observation{serves("a", "w1"), serves("b", "w1")}, ""},
+		{"deleted after copy", []history.Op{ws, c, d}, []checker.Observation{serves("a", ""), serves("b", "ws")},
+			"missing-replica@a,b: resurrection@b:ws,d,c"},
+		{"copy stores unencrypted", []history.Op{wsEnc, c}, []checker.Observation{serves("a", "ws"), serves("b", "ws")}, ""},
+		{"copy stores encrypted", []history.Op{wsEnc, cEnc}, []checker.Observation{encrypted("a", "ws", "SSE-S3"), serves("b", "ws")},
+			"encryption-downgrade@b:ws,c"},
+		{"copy encrypts a plain write", []history.Op{ws, cEnc}, []checker.Observation{encrypted("a", "ws", "SSE-S3"), serves("b", "ws")},
+			"encryption-downgrade@b:ws,c"},
+		{"meta keeps a copy's plain storage", []history.Op{wsEnc, c, mAfterCopy}, []checker.Observation{serves("a", "ws"), serves("b", "ws")}, ""},
+		{"meta keeps a copy's encryption", []history.Op{wsEnc, cEnc, mAfterCopy}, []checker.Observation{encrypted("a", "ws", "SSE-S3"), serves("b", "ws")},
+			"encryption-downgrade@b:ws,m"},
+		{"chained copies", []history.Op{wa, ab, bk}, []checker.Observation{serves("a", "wa"), serves("b", "wa")}, ""},
+		{"chained copies in the wrong order", []history.Op{wa, bkEarly, abLate}, []checker.Observation{serves("a", "wa"), serves("b", "wa")},
+			"corrupt-read@a:wa corrupt-read@b:wa"},
+		{"another key's failed write", []history.Op{w1, on("s", op("wf", history.Put, 20, 30, history.Failed)), cp("c", "s", 40, 50, history.OK, "")},
+			[]checker.Observation{serves("a", "wf"), serves("b", "wf")}, "corrupt-read@a:wf corrupt-read@b:wf"},
+	} {
+		if got := check(tc.ops, tc.obs...); got != tc.want {
+			t.Errorf("%s:\n got  %q\n want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestCopyEvidence: the details say why a value is wrong.
+func TestCopyEvidence(t *testing.T) {
+	ws := on("s", op("ws", history.Put, 0, 10, history.OK))
+	for _, tc := range []struct {
+		name string
+		ops  []history.Op
+		want string
+	}{
+		{"superseded copy", []history.Op{ws, cp("c", "s", 20, 30, history.OK, ""), op("w3", history.Overwrite, 40, 50, history.OK)},
+			"a serves ws (left by copy c), but acknowledged overwrite w3 began after that completed"},
+		{"no copy brought it", []history.Op{ws, op("w1", history.Put, 0, 10, history.OK)},
+			"a serves ws, a write of b/s (ok) that no copy onto this key could have brought"},
+	} {
+		h := &history.History{Ops: tc.ops}
+		fs := checker.FinalState{Keys: map[checker.Key][]checker.Observation{{Bucket: "b", Key: "k"}: {serves("a", "ws")}}}
+		res := checker.Check(h, fs, checker.Options{})
+		if len(res.Anomalies) != 1 || res.Anomalies[0].Detail != tc.want {
+			t.Errorf("%s: %+v\n want detail %q", tc.name, res.Anomalies, tc.want)
+		}
+	}
+}
+
+// TestCopySearchRemembered: a value found unreachable at one key is still
+// found where a later copy could have brought it.
+func TestCopySearchRemembered(t *testing.T) {
+	ops := []history.Op{
+		on("s", op("ws", history.Put, 0, 10, history.OK)),
+		on("k1", cp("c1", "t", 50, 60, history.OK, "")), // t has no value yet
+		on("t", cp("st", "s", 100, 110, history.OK, "")),
+		on("k2", cp("c2", "t", 200, 210, history.OK, "")),
+	}
+	fs := checker.FinalState{Keys: map[checker.Key][]checker.Observation{
+		{Bucket: "b", Key: "k1"}: {serves("a", "ws")},
+		{Bucket: "b", Key: "k2"}: {serves("a", "ws")},
+		{Bucket: "b", Key: "k3"}: {serves("a", "ws")},
+	}}
+	res := checker.Check(&history.History{Ops: ops}, fs, checker.Options{})
+	var got []string
+	for _, a := range res.Anomalies {
+		got = append(got, a.Name+"@"+a.Key)
+	}
+	if want := "corrupt-read@k1 corrupt-read@k3"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}
+
+// TestCopyChainBounded: a value copied along a chain longer than the
+// search follows is accepted, and the search stays fast.
+func TestCopyChainBounded(t *testing.T) {
+	const n = 10_000
+	ops := []history.Op{on("k0", op("w0", history.Put, 0, 1, history.OK))}
+	for i := 1; i <= n; i++ {
+		ops = append(ops, on(fmt.Sprint("k", i), cp(fmt.Sprint("c", i), fmt.Sprint("k", i-1), int64(2*i), int64(2*i+1), history.OK, "")))
+	}
+	h := &history.History{Ops: ops}
+	fs := checker.FinalState{Keys: map[checker.Key][]checker.Observation{{Bucket: "b", Key: fmt.Sprint("k", n)}: {serves("a", "w0")}}}
+	if res := checker.Check(h, fs, checker.Options{}); len(res.Anomalies) != 0 {
+		t.Fatalf("anomalies %+v", res.Anomalies)
+	}
+}
+
 // TestClockUncertainty: a write invoked within the uncertainty bound of
 // another's completion may be ordered either way.
 func TestClockUncertainty(t *testing.T) {
@@ -137,6 +293,47 @@ func BenchmarkCheck(b *testing.B) {
 	for range b.N {
 		if res := checker.Check(h, checker.FinalState{Keys: keys}, checker.Options{}); len(res.Anomalies) != 0 {
 			b.Fatalf("%d anomalies", len(res.Anomalies))
+		}
+	}
+}
+
+// BenchmarkCheckCopies is BenchmarkCheck with 10% of the operations
+// copies from another key and 5% metadata updates.
+func BenchmarkCheckCopies(b *testing.B) {
+	const n, nkeys = 1_000_000, 10_000
+	ops := make([]history.Op, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	cur := map[string]string{} // what each key holds
+	for i := range ops {
+		k := fmt.Sprint("k", i%nkeys)
+		o := history.Op{ID: fmt.Sprint("w", i), Kind: history.Overwrite, Bucket: "b", Key: k, Site: "a",
+			Invoke: history.Time(i * 10), Complete: history.Time(i*10 + 5), Outcome: history.OK}
+		switch r := rng.IntN(100); {
+		case r < 10:
+			if src := fmt.Sprint("k", rng.IntN(nkeys)); src != k && cur[src] != "" {
+				o.Kind, o.Source = history.Copy, src
+				cur[k] = cur[src]
+			}
+		case r < 15:
+			if cur[k] != "" {
+				o.Kind = history.Meta
+			}
+		}
+		if o.Kind == history.Overwrite {
+			cur[k] = o.ID
+		}
+		ops[i] = o
+	}
+	keys := map[checker.Key][]checker.Observation{}
+	for k, id := range cur {
+		keys[checker.Key{Bucket: "b", Key: k}] = []checker.Observation{serves("a", id), serves("b", id)}
+	}
+	h := &history.History{Ops: ops}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if res := checker.Check(h, checker.FinalState{Keys: keys}, checker.Options{}); len(res.Anomalies) != 0 {
+			b.Fatalf("%d anomalies: %+v", len(res.Anomalies), res.Anomalies[0])
 		}
 	}
 }

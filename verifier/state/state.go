@@ -7,6 +7,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,8 @@ type Options struct {
 // everywhere, which the checker may find to be a loss).
 func Read(ctx context.Context, sites []client.Client, buckets []string, h *history.History, o Options) (checker.FinalState, error) {
 	fs := checker.FinalState{Keys: map[checker.Key][]checker.Observation{}}
-	specs := map[string]payload.Spec{}
+	ix := index{specs: map[string]payload.Spec{}, written: map[checker.Key][]string{}, copiedFrom: map[checker.Key][]checker.Key{}}
+	specs := ix.specs
 	keys := map[checker.Key]bool{}
 	inRun := map[string]bool{}
 	for _, b := range buckets {
@@ -49,8 +51,13 @@ func Read(ctx context.Context, sites []client.Client, buckets []string, h *histo
 			if op.Kind.IsWrite() && inRun[op.Bucket] {
 				keys[checker.Key{Bucket: op.Bucket, Key: op.Key}] = true
 				// Copies carry their source's payload; updates carry none.
-				if op.Kind == history.Put || op.Kind == history.Overwrite || op.Kind == history.Multipart {
+				k := checker.Key{Bucket: op.Bucket, Key: op.Key}
+				switch op.Kind {
+				case history.Put, history.Overwrite, history.Multipart:
 					specs[op.ID] = payload.Spec{OpID: op.ID, Seed: op.Seed, Size: op.Size}
+					ix.written[k] = append(ix.written[k], op.ID)
+				case history.Copy:
+					ix.copiedFrom[k] = append(ix.copiedFrom[k], checker.Key{Bucket: op.Bucket, Key: op.Source})
 				}
 			}
 		}
@@ -74,7 +81,7 @@ func Read(ctx context.Context, sites []client.Client, buckets []string, h *histo
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].String() < sorted[j].String() })
 	for _, k := range sorted {
 		for _, c := range sites {
-			ob, err := observe(ctx, c, k, specs, o)
+			ob, err := observe(ctx, c, k, &ix, o)
 			if err != nil {
 				return fs, fmt.Errorf("read final state: %s at %s: %w", k, c.Site(), err)
 			}
@@ -84,10 +91,47 @@ func Read(ctx context.Context, sites []client.Client, buckets []string, h *histo
 	return fs, nil
 }
 
+// index is what the history says of the run's writes.
+type index struct {
+	specs      map[string]payload.Spec       // by op id
+	written    map[checker.Key][]string      // op ids of a key's writes, in history order
+	copiedFrom map[checker.Key][]checker.Key // sources of copies onto a key, in history order
+}
+
+// maxCandidates bounds how many writes an object too small for a header
+// is compared with.
+const maxCandidates = 64
+
+// candidates returns writes other than named whose content may be what a
+// key holds when it is too small for a header: writes of size bytes of the
+// key itself, newest first, then of keys copied onto it (and onto those).
+func (ix *index) candidates(k checker.Key, named string, size int64) []payload.Spec {
+	var out []payload.Spec
+	seen := map[checker.Key]bool{k: true}
+	for queue := []checker.Key{k}; len(queue) > 0 && len(out) < maxCandidates; queue = queue[1:] {
+		at := queue[0]
+		ids := ix.written[at]
+		for i := len(ids) - 1; i >= 0 && len(out) < maxCandidates; i-- {
+			if s := ix.specs[ids[i]]; s.OpID != named && s.Size == size && !s.Identifiable() && s.Validate() == nil {
+				out = append(out, s)
+			}
+		}
+		srcs := ix.copiedFrom[at]
+		for i := len(srcs) - 1; i >= 0; i-- {
+			if !seen[srcs[i]] {
+				seen[srcs[i]] = true
+				queue = append(queue, srcs[i])
+			}
+		}
+	}
+	return out
+}
+
 // observe reads one key at one site. Errors from the site reading an
 // object it has are observations (unreadable), not failures of the read;
 // only a broken context is.
-func observe(ctx context.Context, c client.Client, k checker.Key, specs map[string]payload.Spec, o Options) (checker.Observation, error) {
+func observe(ctx context.Context, c client.Client, k checker.Key, ix *index, o Options) (checker.Observation, error) {
+	specs := ix.specs
 	ob := checker.Observation{Site: c.Site()}
 	// Objects are read without a customer key first: S3 refuses one for an
 	// object not stored with SSE-C. Only if that fails is the run's key tried.
@@ -120,17 +164,44 @@ func observe(ctx context.Context, c client.Client, k checker.Key, specs map[stri
 		return ob, ctx.Err()
 	}
 	defer body.Close()
-	if spec, ok := specs[info.Meta[MetaOpID]]; ok && !spec.Identifiable() {
-		// Too small for a header: check against the write the metadata names.
-		same, err := payload.Matches(spec, io.LimitReader(body, spec.Size+1))
+	var r io.Reader = body
+	named, ok := specs[info.Meta[MetaOpID]]
+	namedSmall := ok && !named.Identifiable()
+	if namedSmall || info.Size <= int64(payload.MaxHeaderLen) {
+		// Too small for a header: check against the write the metadata
+		// names, then against the key's other writes of the same size. A
+		// metadata update records the write the workload believed the key
+		// held, which a stale replica may not hold.
+		head, err := io.ReadAll(io.LimitReader(body, int64(payload.MaxHeaderLen)+1))
 		if err != nil {
 			ob.Error = "read: " + err.Error()
 			return ob, ctx.Err()
 		}
-		ob.ReadOf, ob.Valid = spec.OpID, same
-		return ob, nil
+		var cands []payload.Spec
+		if namedSmall {
+			cands = append(cands, named)
+		}
+		if len(head) <= payload.MaxHeaderLen {
+			cands = append(cands, ix.candidates(k, named.OpID, int64(len(head)))...)
+		}
+		if len(cands) > 0 {
+			match, same, err := payload.IdentifyCandidates(bytes.NewReader(head), cands)
+			if err != nil {
+				ob.Error = "read: " + err.Error()
+				return ob, ctx.Err()
+			}
+			if same {
+				ob.ReadOf, ob.Valid = match.OpID, true
+				return ob, nil
+			}
+		}
+		if namedSmall {
+			ob.ReadOf = named.OpID
+			return ob, nil
+		}
+		r = io.MultiReader(bytes.NewReader(head), body)
 	}
-	res, err := payload.Identify(body, o.MaxObject)
+	res, err := payload.Identify(r, o.MaxObject)
 	if err != nil && !errors.Is(err, payload.ErrLimit) {
 		ob.Error = "read: " + err.Error()
 		return ob, ctx.Err()

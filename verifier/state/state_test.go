@@ -99,3 +99,94 @@ func TestReadIdentifiesWrites(t *testing.T) {
 		t.Fatalf("anomalies %+v", res.Anomalies)
 	}
 }
+
+// TestReadStaleMetaOpID: a metadata update records the write the workload
+// believed the key held, which may be stale; objects too small for a
+// header are then identified by the key's other writes of their size, and
+// by writes of keys copied onto it.
+func TestReadStaleMetaOpID(t *testing.T) {
+	ctx := context.Background()
+	topo, err := embedded.Start(ctx, embedded.Options{})
+	if topo != nil {
+		defer topo.Close(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.NewS3(topo.Sites()[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateBucket(ctx, "stm", client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	hw, _ := history.Create(path, "t")
+	record := func(op history.Op, do func() error) {
+		t.Helper()
+		op, _ = hw.Invoke(op)
+		if err := do(); err != nil {
+			t.Fatal(err)
+		}
+		op.Outcome = history.OK
+		hw.Complete(op)
+	}
+	write := func(id, key string, size int64, seed uint64) {
+		t.Helper()
+		spec := payload.Spec{OpID: id, Seed: seed, Size: size}
+		record(history.Op{ID: id, Kind: history.Put, Bucket: "stm", Key: key, Size: size, Seed: seed}, func() error {
+			_, err := a.Put(ctx, "stm", key, payload.NewReader(spec), size, client.PutOptions{Meta: map[string]string{state.MetaOpID: id}})
+			return err
+		})
+	}
+	meta := func(id, key, believed string) {
+		t.Helper()
+		record(history.Op{ID: id, Kind: history.Meta, Bucket: "stm", Key: key}, func() error {
+			return a.UpdateMeta(ctx, "stm", key, map[string]string{state.MetaOpID: believed})
+		})
+	}
+	// 20 bytes: too short for a header, long enough to tell writes apart.
+	// The workload believes tiny holds w1; it holds w2.
+	write("w1", "tiny", 20, 1)
+	write("w2", "tiny", 20, 2)
+	meta("m1", "tiny", "w1")
+	// dst holds w3, copied from src; the update names dst's own older w4.
+	write("w4", "dst", 20, 4)
+	write("w3", "src", 20, 3)
+	record(history.Op{ID: "c1", Kind: history.Copy, Bucket: "stm", Key: "dst", Source: "src"}, func() error {
+		_, err := a.Copy(ctx, "stm", "src", "dst", client.CopyOptions{})
+		return err
+	})
+	meta("m2", "dst", "w4")
+	// The update names a write large enough for a header.
+	write("w5", "mixed", 5000, 5)
+	write("w6", "mixed", 20, 6)
+	meta("m3", "mixed", "w5")
+	// Bytes of no write, named as w7: still not valid.
+	write("w7", "nomatch", 20, 7)
+	if _, err := a.Put(ctx, "stm", "nomatch", strings.NewReader("replcheck/1 w7 xxxxx"), 20, client.PutOptions{Meta: map[string]string{state.MetaOpID: "w7"}}); err != nil {
+		t.Fatal(err)
+	}
+	hw.Close()
+	h, err := history.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := state.Read(ctx, []client.Client{a}, []string{"stm"}, h, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"tiny": "w2/true", "dst": "w3/true", "src": "w3/true", "mixed": "w6/true", "nomatch": "w7/false"}
+	for k, obs := range fs.Keys {
+		if g := fmt.Sprintf("%s/%v", obs[0].ReadOf, obs[0].Valid); g != want[k.Key] {
+			t.Errorf("%s: %s, want %s", k.Key, g, want[k.Key])
+		}
+	}
+	if len(fs.Keys) != len(want) {
+		t.Errorf("%d keys, want %d", len(fs.Keys), len(want))
+	}
+	res := checker.Check(h, fs, checker.Options{})
+	if c := res.Counts(); len(c) != 1 || c[checker.CorruptRead] != 1 {
+		t.Fatalf("anomalies %+v", res.Anomalies)
+	}
+}

@@ -7,17 +7,25 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: all build test test-short bench lint fuzz clean
+.PHONY: all build test test-short calibrate bench lint fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/replcheck
 
-# The CI gate: vet, then every test with the race detector.
+# The CI gate: vet, every test with the race detector, then the verifier
+# against every flaw of the reference engine.
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(MAKE) --no-print-directory calibrate
+
+# Every flaw must be found, and the correct engine found clean, on each
+# seed; fast settings (halved workloads) by default.
+CALIBRATE_FLAGS ?= --quick --seeds 1,2 --parallel 6
+calibrate:
+	out=$$(mktemp -d); $(GO) run ./cmd/replcheck calibrate $(CALIBRATE_FLAGS) --out $$out; rm -rf $$out
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

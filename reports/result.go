@@ -80,10 +80,15 @@ type Result struct {
 
 // Checks are the scenario's checks as the run applied them.
 type Checks struct {
-	SLO              Duration `json:"slo"`
-	Observe          Duration `json:"observe"`
-	ClockUncertainty Duration `json:"clockUncertainty"`
-	Expect           []string `json:"expect"`
+	SLOSeconds              float64  `json:"sloSeconds"`
+	ObserveSeconds          float64  `json:"observeSeconds"`
+	ClockUncertaintySeconds float64  `json:"clockUncertaintySeconds"`
+	Expect                  []string `json:"expect"`
+}
+
+// ClockUncertainty is the bound as a duration.
+func (c Checks) ClockUncertainty() time.Duration {
+	return time.Duration(c.ClockUncertaintySeconds * float64(time.Second))
 }
 
 // Workload counts what the clients did.
@@ -94,36 +99,18 @@ type Workload struct {
 	Unknown int            `json:"unknown"`
 	ByKind  map[string]int `json:"byKind"`
 	Bytes   int64          `json:"bytes"`
-	Elapsed Duration       `json:"elapsed"`
+	// ElapsedSeconds is how long the workload ran.
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
 }
 
 // Fault is one inject or heal event, at an offset from the run's start
-// (the history's time base).
+// in nanoseconds (the time base of history.jsonl and of the convergence
+// times).
 type Fault struct {
-	Name  string   `json:"name"`
-	Kind  string   `json:"kind"` // inject or heal
-	At    Duration `json:"at"`
-	Error string   `json:"error,omitempty"`
-}
-
-// Duration is a time.Duration that reads and writes as text ("1.5s").
-type Duration time.Duration
-
-// MarshalJSON writes d as Go duration text.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads Go duration text.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: want text such as \"1.5s\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
+	Name  string       `json:"name"`
+	Kind  string       `json:"kind"` // inject or heal
+	At    history.Time `json:"at"`
+	Error string       `json:"error,omitempty"`
 }
 
 // Judge sets the verdict, reasons, found and missed from the anomalies,
@@ -185,7 +172,7 @@ func (r *Result) Judge() {
 // the status mismatches and judges. The run and `replcheck verify` both
 // come to their verdict through it.
 func (r *Result) Check(h *history.History, fs checker.FinalState) {
-	res := checker.Check(h, fs, checker.Options{ClockUncertainty: time.Duration(r.Checks.ClockUncertainty)})
+	res := checker.Check(h, fs, checker.Options{ClockUncertainty: r.Checks.ClockUncertainty()})
 	r.Anomalies, r.Keys = res.Anomalies, res.Keys
 	r.Anomalies = append(r.Anomalies, r.statusMismatches()...)
 	r.Judge()
@@ -223,6 +210,36 @@ const (
 	SLOBreach      = "slo-breach"
 	StatusMismatch = "status-mismatch"
 )
+
+// Recheck re-checks a run folder offline: it reads the result, the
+// history and the final state, and checks and judges them again. changed
+// says how the new result differs from the recorded one ("" when it does
+// not): the verdict, the anomaly names found, or their number.
+func Recheck(dir string) (res *Result, changed string, err error) {
+	if res, err = ReadResult(dir); err != nil {
+		return nil, "", err
+	}
+	h, err := history.ReadFile(filepath.Join(dir, HistoryFile))
+	if err != nil {
+		return nil, "", err
+	}
+	fs, err := ReadState(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	was := *res
+	was.Found = slices.Clone(res.Found)
+	res.Check(h, fs)
+	switch {
+	case was.Verdict != res.Verdict:
+		changed = fmt.Sprintf("verdict %s, recorded %s", res.Verdict, was.Verdict)
+	case !slices.Equal(was.Found, res.Found):
+		changed = fmt.Sprintf("found %v, recorded %v", res.Found, was.Found)
+	case len(was.Anomalies) != len(res.Anomalies):
+		changed = fmt.Sprintf("%d anomalies, recorded %d", len(res.Anomalies), len(was.Anomalies))
+	}
+	return res, changed, nil
+}
 
 // WriteResult writes result.json into dir, atomically.
 func WriteResult(dir string, r *Result) error {

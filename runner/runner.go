@@ -107,8 +107,8 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*reports.Result,
 	r := &run{s: s, o: o, id: runID(s.Name), res: &reports.Result{
 		Scenario: s.Name, ScenarioFile: s.File, Target: s.Topology.Target, Sites: s.Topology.Sites,
 		Flaws: s.Topology.Flaws, Seed: s.Workload.Seed, Started: time.Now().UTC(),
-		Checks: reports.Checks{SLO: reports.Duration(s.Checks.SLO), Observe: reports.Duration(s.Checks.Observe),
-			ClockUncertainty: reports.Duration(s.Checks.ClockUncertainty), Expect: slices.Clone(s.Checks.Expect)},
+		Checks: reports.Checks{SLOSeconds: s.Checks.SLO.Seconds(), ObserveSeconds: s.Checks.Observe.Seconds(),
+			ClockUncertaintySeconds: s.Checks.ClockUncertainty.Seconds(), Expect: slices.Clone(s.Checks.Expect)},
 	}}
 	r.res.Run = r.id
 	r.phase.Store(PhaseStarting)
@@ -245,7 +245,7 @@ func (r *run) do(ctx context.Context) error {
 	}
 	st, werr := workload.Run(ctx, cfg, rec)
 	r.res.Workload = reports.Workload{Ops: st.Ops, OK: st.OK, Failed: st.Failed, Unknown: st.Unknown,
-		Bytes: st.Bytes, Elapsed: reports.Duration(st.Elapsed), ByKind: map[string]int{}}
+		Bytes: st.Bytes, ElapsedSeconds: st.Elapsed.Seconds(), ByKind: map[string]int{}}
 	for k, n := range st.ByKind {
 		r.res.Workload.ByKind[string(k)] = n
 	}
@@ -461,7 +461,7 @@ func (r *run) faultEvents(events <-chan nemesis.Event) {
 		if err := r.hist.RecordFault(e.Fault, e.Kind, e.At, e.Err); err != nil {
 			r.o.Log.Warn("record fault", "err", err)
 		}
-		f := reports.Fault{Name: e.Fault, Kind: e.Kind, At: reports.Duration(e.At.Sub(r.hist.Start()))}
+		f := reports.Fault{Name: e.Fault, Kind: e.Kind, At: history.Time(e.At.Sub(r.hist.Start()))}
 		if e.Err != nil {
 			f.Error = e.Err.Error()
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,10 @@ import (
 // calibration is one flaw scenario run with its flaw and without it, per
 // seed.
 type calibration struct {
-	s       *scenario.Scenario
+	s *scenario.Scenario
+	// base names the scenario s was made from: calibrations of one base
+	// share their correct-engine runs.
+	base    string
 	flawed  []calRun
 	correct []calRun
 }
@@ -60,21 +64,14 @@ Exit codes: 0 every flaw found and the correct engine clean on every seed,
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			var cals []*calibration
-			for _, s := range lib {
-				if !strings.HasPrefix(s.Name, "flaw-") || len(s.Topology.Flaws) == 0 {
-					continue
-				}
-				if len(only) > 0 && !slices.ContainsFunc(s.Topology.Flaws, func(fl string) bool { return slices.Contains(only, fl) }) {
-					continue
-				}
-				if quick {
-					quicken(s)
-				}
-				cals = append(cals, &calibration{s: s})
+			cals, err := calibrations(lib, only)
+			if err != nil {
+				return &exitError{exitUsage, err}
 			}
-			if len(cals) == 0 {
-				return usageErr("no calibration scenario matches --flaw %v", only)
+			if quick {
+				for _, c := range cals {
+					quicken(c.s)
+				}
 			}
 			if parallel < 1 {
 				return usageErr("--parallel %d: want at least 1", parallel)
@@ -101,25 +98,67 @@ Exit codes: 0 every flaw found and the correct engine clean on every seed,
 	return cmd
 }
 
+// encryptionScenario is run once more with each SSE flaw: updates from
+// both sites through both APIs, where those flaws lose data.
+const encryptionScenario = "encryption-bidirectional"
+
+// calibrations are the library's flaw-* scenarios, and the encryption
+// scenario with each SSE flaw expecting what that flaw's own scenario
+// does; only those of the flaws named in only, if any.
+func calibrations(lib []*scenario.Scenario, only []string) ([]*calibration, error) {
+	var enc *scenario.Scenario
+	for _, s := range lib {
+		if s.Name == encryptionScenario {
+			enc = s
+		}
+	}
+	var out []*calibration
+	for _, s := range lib {
+		if !strings.HasPrefix(s.Name, "flaw-") || len(s.Topology.Flaws) == 0 {
+			continue
+		}
+		if len(only) > 0 && !slices.ContainsFunc(s.Topology.Flaws, func(fl string) bool { return slices.Contains(only, fl) }) {
+			continue
+		}
+		out = append(out, &calibration{s: s, base: s.Name})
+		if enc != nil && len(s.Topology.Flaws) == 1 && strings.HasPrefix(s.Topology.Flaws[0], "sse-") {
+			e := *enc
+			e.Name = enc.Name + "-" + s.Topology.Flaws[0]
+			e.Topology.Flaws = slices.Clone(s.Topology.Flaws)
+			e.Checks.Expect = slices.Clone(s.Checks.Expect)
+			e.Faults = slices.Clone(enc.Faults)
+			out = append(out, &calibration{s: &e, base: enc.Name})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no calibration scenario matches --flaw %v", only)
+	}
+	return out, nil
+}
+
 // quicken halves a calibration scenario's workload, keeping its faults in
-// proportion: the flaw must still do its damage.
+// proportion (the flaw must still do its damage), and its observation
+// window down to 5 s: a correct engine converges well within it, and a
+// flawed one never does.
 func quicken(s *scenario.Scenario) {
 	if s.Workload.Duration <= 0 {
 		return
 	}
 	s.Workload.Duration /= 2
+	s.Faults = slices.Clone(s.Faults)
 	for i := range s.Faults {
 		s.Faults[i].At /= 2
 		s.Faults[i].For /= 2
 	}
+	s.Checks.Observe = max(s.Checks.Observe/2, min(s.Checks.Observe, 5*time.Second))
 }
 
-// correct is s without its flaws, expecting nothing.
-func correct(s *scenario.Scenario) *scenario.Scenario {
+// correct is s without its flaws, expecting nothing, named after base.
+func correct(s *scenario.Scenario, base string) *scenario.Scenario {
 	c := *s
 	c.Topology.Flaws = nil
 	c.Checks.Expect = nil
-	c.Name = s.Name + "-correct"
+	c.Name = base + "-correct"
 	return &c
 }
 
@@ -130,14 +169,28 @@ func runCalibrations(ctx context.Context, cals []*calibration, seeds []uint, par
 		into *calRun
 	}
 	var jobs []job
+	shared := map[string]*calRun{} // base/seed → the correct run made for it
+	var copies [][2]*calRun        // from, to
 	for _, c := range cals {
 		c.flawed = make([]calRun, len(seeds))
 		c.correct = make([]calRun, len(seeds))
 		for i, seed := range seeds {
 			fl := *c.s
-			jobs = append(jobs, job{&fl, uint64(seed), &c.flawed[i]}, job{correct(c.s), uint64(seed), &c.correct[i]})
+			jobs = append(jobs, job{&fl, uint64(seed), &c.flawed[i]})
+			key := fmt.Sprintf("%s/%d", c.base, seed)
+			if first, ok := shared[key]; ok {
+				copies = append(copies, [2]*calRun{first, &c.correct[i]})
+				continue
+			}
+			shared[key] = &c.correct[i]
+			jobs = append(jobs, job{correct(c.s, c.base), uint64(seed), &c.correct[i]})
 		}
 	}
+	defer func() {
+		for _, cp := range copies {
+			*cp[1] = *cp[0]
+		}
+	}()
 	work := make(chan job)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -204,7 +257,11 @@ func printMatrix(w io.Writer, cals []*calibration) int {
 			}
 			return strings.Join(parts, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", strings.Join(c.s.Topology.Flaws, ","), strings.Join(c.s.Checks.Expect, ","),
+		flaw := strings.Join(c.s.Topology.Flaws, ",")
+		if !strings.HasPrefix(c.s.Name, "flaw-") {
+			flaw += " (" + encryptionScenario + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", flaw, strings.Join(c.s.Checks.Expect, ","),
 			cell(c.flawed), cell(c.correct))
 	}
 	tw.Flush()

@@ -226,7 +226,7 @@ func printResult(w io.Writer, r *reports.Result, dir string, asJSON bool) {
 	fmt.Fprintf(w, "\n%s  (target %s, flaws %s, seed %d)\n", r.Scenario, r.Target, flaws, r.Seed)
 	wl := r.Workload
 	fmt.Fprintf(w, "  workload   %d ops in %s: %d ok, %d failed, %d unknown; %s written\n",
-		wl.Ops, time.Duration(wl.Elapsed).Round(time.Millisecond), wl.OK, wl.Failed, wl.Unknown, humanize.IBytes(uint64(max(wl.Bytes, 0))))
+		wl.Ops, time.Duration(wl.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond), wl.OK, wl.Failed, wl.Unknown, humanize.IBytes(uint64(max(wl.Bytes, 0))))
 	for _, line := range faultLines(r.Faults) {
 		fmt.Fprintf(w, "  fault      %s\n", line)
 	}
@@ -273,14 +273,14 @@ func faultLines(fs []reports.Fault) []string {
 	for _, f := range fs {
 		switch f.Kind {
 		case "inject":
-			open[f.Name] = time.Duration(f.At)
+			open[f.Name] = f.At.Duration()
 			order = append(order, f.Name)
 			if f.Error != "" {
-				out = append(out, fmt.Sprintf("%s at %s failed: %s", f.Name, time.Duration(f.At).Round(100*time.Millisecond), f.Error))
+				out = append(out, fmt.Sprintf("%s at %s failed: %s", f.Name, f.At.Duration().Round(100*time.Millisecond), f.Error))
 			}
 		case "heal":
 			if at, ok := open[f.Name]; ok {
-				out = append(out, fmt.Sprintf("%s %s–%s", f.Name, at.Round(100*time.Millisecond), time.Duration(f.At).Round(100*time.Millisecond)))
+				out = append(out, fmt.Sprintf("%s %s–%s", f.Name, at.Round(100*time.Millisecond), f.At.Duration().Round(100*time.Millisecond)))
 				delete(open, f.Name)
 			}
 		}

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/replcheck/replcheck/reports"
-	"github.com/replcheck/replcheck/verifier/history"
 )
 
 func newVerifyCmd() *cobra.Command {
@@ -28,7 +25,7 @@ folder is not a run folder or cannot be read.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code := exitPass
 			for _, dir := range args {
-				res, changed, err := verifyDir(dir)
+				res, changed, err := reports.Recheck(dir)
 				if err != nil {
 					return &exitError{exitUsage, err}
 				}
@@ -48,33 +45,4 @@ folder is not a run folder or cannot be read.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print each result as one JSON line")
 	return cmd
-}
-
-// verifyDir re-checks one run folder; changed says how the re-check
-// differs from the recorded result ("" when it does not).
-func verifyDir(dir string) (*reports.Result, string, error) {
-	res, err := reports.ReadResult(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	h, err := history.ReadFile(filepath.Join(dir, reports.HistoryFile))
-	if err != nil {
-		return nil, "", err
-	}
-	fs, err := reports.ReadState(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	was := *res
-	was.Found = slices.Clone(res.Found)
-	res.Check(h, fs)
-	switch {
-	case was.Verdict != res.Verdict:
-		return res, fmt.Sprintf("verdict %s, recorded %s", res.Verdict, was.Verdict), nil
-	case !slices.Equal(was.Found, res.Found):
-		return res, fmt.Sprintf("found %v, recorded %v", res.Found, was.Found), nil
-	case len(was.Anomalies) != len(res.Anomalies):
-		return res, fmt.Sprintf("%d anomalies, recorded %d", len(res.Anomalies), len(was.Anomalies)), nil
-	}
-	return res, "", nil
 }

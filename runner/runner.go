@@ -16,9 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"maps"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,7 +48,7 @@ type Options struct {
 	Dir   string
 	Start StartFunc
 	// Progress, if set, is called about every ProgressEvery while the
-	// run goes on, and once per phase change.
+	// run goes on, and once per phase change; never two calls at once.
 	Progress      func(Progress)
 	ProgressEvery time.Duration // default 1s
 	Log           *slog.Logger  // default: discard
@@ -143,6 +143,8 @@ type run struct {
 	ops    atomic.Int64
 	mu     sync.Mutex
 	active []string // faults injected and not healed
+	// reporting serialises Progress calls from the ticker and the phases.
+	reporting sync.Mutex
 }
 
 func (r *run) do(ctx context.Context) error {
@@ -512,6 +514,8 @@ func (r *run) report(phase string) {
 	r.mu.Lock()
 	p.Faults = slices.Clone(r.active)
 	r.mu.Unlock()
+	r.reporting.Lock()
+	defer r.reporting.Unlock()
 	r.o.Progress(p)
 }
 

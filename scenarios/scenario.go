@@ -295,10 +295,10 @@ type Checks struct {
 }
 
 // Anomaly names a scenario may expect, as DESIGN.md defines them.
-// StaleLocalRead, SLOBreach and StatusMismatch are not in
-// verifier/checker: other parts of the verifier find them.
+// SLOBreach and StatusMismatch are not in verifier/checker: other parts
+// of the verifier find them.
 const (
-	StaleLocalRead = "stale-local-read"
+	StaleLocalRead = checker.StaleLocalRead
 	SLOBreach      = "slo-breach"
 	StatusMismatch = "status-mismatch"
 )

@@ -13,6 +13,16 @@
 // before the copy completed (values travel along chains of copies), and a
 // metadata update, which rewrites what its site holds, may leave any value
 // the key could have held before the update completed.
+//
+// Reads made during the run are judged too (stale-local-read): a site
+// must serve its own acknowledged writes. A get at a site that returned a
+// write older, in real time beyond the clock uncertainty, than a write or
+// delete that site had acknowledged before the get began, returned a value
+// that site had already replaced. Only reads attributed to a write of
+// their own key are judged, not ranged or corrupt reads, nor reads of keys
+// that copies or metadata updates wrote. Not-found reads are not judged:
+// the history records them as failures that nothing tells apart from
+// other refusals.
 package checker
 
 import (
@@ -37,6 +47,7 @@ const (
 	Resurrection        = "resurrection"
 	MetadataMismatch    = "metadata-mismatch"
 	EncryptionDowngrade = "encryption-downgrade"
+	StaleLocalRead      = "stale-local-read"
 )
 
 // Observation is what one site serves for one key at the end of a run.
@@ -133,6 +144,10 @@ type keyIndex struct {
 	// lastCopied is the latest bound of a copy from the key (minTime if
 	// none): a write of the key invoked after it went nowhere else.
 	lastCopied history.Time
+	gets       []int32 // reads to judge, in history order
+	// indirect says a copy or metadata update wrote the key, whatever its
+	// outcome: reads of it are not judged.
+	indirect bool
 }
 
 type checker struct {
@@ -150,6 +165,7 @@ type checker struct {
 	cleared     map[int32]map[int32]history.Time
 	clearedSize int
 	queue       []reachItem
+	acks        []int32 // scratch of staleReads
 }
 
 type reachItem struct {
@@ -180,6 +196,9 @@ func Check(h *history.History, fs FinalState, o Options) Result {
 	for _, k := range keys {
 		res.Keys++
 		res.Anomalies = append(res.Anomalies, c.checkKey(k.k, fs.Keys[k.k])...)
+		if i, ok := c.keyOf[k.k]; ok {
+			res.Anomalies = append(res.Anomalies, c.staleReads(i)...)
+		}
 	}
 	return res
 }
@@ -201,7 +220,15 @@ func newChecker(h *history.History, o Options) *checker {
 		op := &h.Ops[i]
 		c.ids[op.ID] = int32(i)
 		switch op.Kind {
-		case history.Put, history.Overwrite, history.Multipart, history.Delete, history.Copy, history.Meta:
+		case history.Put, history.Overwrite, history.Multipart, history.Delete:
+		case history.Copy, history.Meta:
+			c.keys[intern(Key{op.Bucket, op.Key})].indirect = true
+		case history.Get:
+			if op.Outcome == history.OK && op.ReadOf != "" && op.Range == "" && !op.Corrupt {
+				k := intern(Key{op.Bucket, op.Key})
+				c.keys[k].gets = append(c.keys[k].gets, int32(i))
+			}
+			continue
 		default:
 			continue
 		}
@@ -730,6 +757,83 @@ func metadataMismatch(k Key, obs []Observation) []Anomaly {
 					Ops: []string{w}, Detail: fmt.Sprintf("%s: metadata %v at %s, %v at %s", w, first.Meta, first.Site, ob.Meta, ob.Site)})
 			}
 		}
+	}
+	return out
+}
+
+// staleReads judges the reads of key kid: a get must not return a value
+// that a write or delete acknowledged at its site, before it began, had
+// replaced. Acknowledged writes are swept by completion while the reads
+// are taken by invocation, so a key costs n log n in its operations.
+func (c *checker) staleReads(kid int32) []Anomaly {
+	ki := &c.keys[kid]
+	if len(ki.gets) == 0 || ki.indirect {
+		return nil
+	}
+	ops := c.ops
+	acks := c.acks[:0]
+	for _, p := range ki.prods {
+		if ops[p.op].Outcome == history.OK {
+			acks = append(acks, p.op)
+		}
+	}
+	defer func() { c.acks = acks }()
+	if len(acks) == 0 {
+		return nil
+	}
+	slices.SortFunc(acks, func(a, b int32) int { return cmp.Compare(ops[a].Complete, ops[b].Complete) })
+	gets := ki.gets
+	if !slices.IsSortedFunc(gets, func(a, b int32) int { return cmp.Compare(ops[a].Invoke, ops[b].Invoke) }) {
+		slices.SortStableFunc(gets, func(a, b int32) int { return cmp.Compare(ops[a].Invoke, ops[b].Invoke) })
+	}
+	// Per site, of the acknowledged writes swept so far, the one invoked
+	// last: it replaced everything completed before it began. Sites are
+	// few, so a slice beats a map.
+	type local struct {
+		site string
+		w    int32
+	}
+	var latest []local
+	var out []Anomaly
+	j := 0
+	for _, gi := range gets {
+		g := &ops[gi]
+		for ; j < len(acks) && ops[acks[j]].Complete+c.eps < g.Invoke; j++ {
+			a := &ops[acks[j]]
+			n := 0
+			for n < len(latest) && latest[n].site != a.Site {
+				n++
+			}
+			if n == len(latest) {
+				latest = append(latest, local{site: a.Site, w: acks[j]})
+			} else if a.Invoke > ops[latest[n].w].Invoke {
+				latest[n].w = acks[j]
+			}
+		}
+		w := int32(-1)
+		for _, l := range latest {
+			if l.site == g.Site {
+				w = l.w
+			}
+		}
+		if w < 0 {
+			continue
+		}
+		vi, ok := c.ids[g.ReadOf]
+		if !ok {
+			continue
+		}
+		// Bytes of another key, bytes that are not exactly the write's, or
+		// of a write the client was told failed, are the final-state
+		// check's to judge; in-doubt writes may have taken effect at any
+		// time.
+		v, wo := &ops[vi], &ops[w]
+		if v.Bucket != g.Bucket || v.Key != g.Key || !isValue(v.Kind) || v.Outcome != history.OK || v.SHA256 != g.SHA256 || v.Size != g.Size || v.Complete+c.eps >= wo.Invoke {
+			continue
+		}
+		out = append(out, Anomaly{Name: StaleLocalRead, Bucket: g.Bucket, Key: g.Key, Sites: []string{g.Site}, Ops: []string{g.ID, wo.ID, v.ID},
+			Detail: fmt.Sprintf("get %s at %s (invoked %v) returned %s, completed %v, but %s %s, invoked %v, was acknowledged there at %v",
+				g.ID, g.Site, g.Invoke.Duration(), v.ID, v.Complete.Duration(), wo.Kind, wo.ID, wo.Invoke.Duration(), wo.Complete.Duration())})
 	}
 	return out
 }

@@ -27,9 +27,13 @@ func serves(site, id string) checker.Observation {
 }
 
 func check(ops []history.Op, obs ...checker.Observation) string {
+	return checkWith(checker.Options{}, ops, obs...)
+}
+
+func checkWith(o checker.Options, ops []history.Op, obs ...checker.Observation) string {
 	h := &history.History{Ops: ops}
 	fs := checker.FinalState{Sites: []string{"a", "b"}, Keys: map[checker.Key][]checker.Observation{{Bucket: "b", Key: "k"}: obs}}
-	res := checker.Check(h, fs, checker.Options{})
+	res := checker.Check(h, fs, o)
 	var names []string
 	for _, a := range res.Anomalies {
 		names = append(names, a.Name+"@"+strings.Join(a.Sites, ",")+":"+strings.Join(a.Ops, ","))
@@ -256,6 +260,100 @@ func TestClockUncertainty(t *testing.T) {
 	}
 }
 
+// at returns o made at site.
+func at(site string, o history.Op) history.Op {
+	o.Site = site
+	return o
+}
+
+// get builds a read at site that returned write readOf.
+func get(id, site string, invoke, complete int64, readOf string) history.Op {
+	o := at(site, op(id, history.Get, invoke, complete, history.OK))
+	o.ReadOf = readOf
+	return o
+}
+
+// TestStaleLocalRead: a site serves its own acknowledged writes at once;
+// the other site's, and writes in doubt, may take their time.
+func TestStaleLocalRead(t *testing.T) {
+	w1 := op("w1", history.Put, 0, 10, history.OK)
+	w2 := op("w2", history.Overwrite, 20, 30, history.OK)
+	w2u := op("w2", history.Overwrite, 20, 30, history.Unknown)
+	w2near := op("w2", history.Overwrite, 12, 20, history.OK)     // invoked 2ms after w1 completed
+	xc := at("b", op("x", history.Overwrite, 25, 35, history.OK)) // concurrent with w2
+	xb := at("b", op("x", history.Overwrite, 12, 15, history.OK)) // done before w2 began
+	d := op("d", history.Delete, 20, 30, history.OK)
+	ws := on("s", op("ws", history.Put, 0, 10, history.OK))
+	c := at("b", cp("c", "s", 50, 60, history.OK, ""))
+	m := at("b", op("m", history.Meta, 50, 60, history.OK))
+	ranged := get("g", "a", 40, 45, "w1")
+	ranged.Range = "bytes=0-9"
+	corrupt := get("g", "a", 40, 45, "w1")
+	corrupt.Corrupt = true
+	otherBytes := get("g", "a", 40, 45, "w1") // header of w1, body not w1's
+	otherBytes.SHA256 = "0f"
+	notFound := at("a", op("g", history.Get, 40, 45, history.Failed))
+	notFound.Error = "s3 get b/k: The specified key does not exist."
+	head := at("a", op("g", history.Get, 40, 45, history.OK)) // a HEAD: no bytes, no attribution
+	both := func(id string) []checker.Observation { return []checker.Observation{serves("a", id), serves("b", id)} }
+	ms := checker.Options{ClockUncertainty: 5e6}
+	for _, tc := range []struct {
+		name string
+		o    checker.Options
+		ops  []history.Op
+		obs  []checker.Observation
+		want string
+	}{
+		{"fresh local write read back", checker.Options{}, []history.Op{w1, get("g", "a", 20, 25, "w1")}, both("w1"), ""},
+		{"latest local write read back", checker.Options{}, []history.Op{w1, w2, get("g", "a", 40, 45, "w2")}, both("w2"), ""},
+		{"older local write read", checker.Options{}, []history.Op{w1, w2, get("g", "a", 40, 45, "w1")}, both("w2"),
+			"stale-local-read@a:g,w2,w1"},
+		{"other site still has the older write", checker.Options{}, []history.Op{w1, w2, get("g", "b", 40, 45, "w1")}, both("w2"), ""},
+		{"concurrent write from the other site", checker.Options{}, []history.Op{w1, w2, xc, get("g", "a", 40, 45, "x")}, both("x"), ""},
+		{"older write from the other site", checker.Options{}, []history.Op{w1, xb, w2, get("g", "a", 40, 45, "x")}, both("w2"),
+			"stale-local-read@a:g,w2,x"},
+		{"read begins within the uncertainty", ms, []history.Op{w1, w2, get("g", "a", 32, 40, "w1")}, both("w2"), ""},
+		{"read begins after the uncertainty", ms, []history.Op{w1, w2, get("g", "a", 36, 40, "w1")}, both("w2"),
+			"stale-local-read@a:g,w2,w1"},
+		{"writes within the uncertainty", ms, []history.Op{w1, w2near, get("g", "a", 40, 45, "w1")}, both("w2"), ""},
+		{"writes beyond strict order", checker.Options{}, []history.Op{w1, w2near, get("g", "a", 40, 45, "w1")}, both("w2"),
+			"stale-local-read@a:g,w2,w1"},
+		{"write in doubt", checker.Options{}, []history.Op{w1, w2u, get("g", "a", 40, 45, "w1")}, both("w1"), ""},
+		{"read of the write in doubt", checker.Options{}, []history.Op{w1, w2u, get("g", "a", 40, 45, "w2")}, both("w2"), ""},
+		{"local delete then old value", checker.Options{}, []history.Op{w1, d, get("g", "a", 40, 45, "w1")}, both(""),
+			"stale-local-read@a:g,d,w1"},
+		{"delete at the other site", checker.Options{}, []history.Op{w1, at("b", d), get("g", "a", 40, 45, "w1")}, both(""), ""},
+		{"key written by a copy", checker.Options{}, []history.Op{w1, w2, ws, get("g", "a", 40, 45, "w1"), c}, both("ws"), ""},
+		{"key with a metadata update", checker.Options{}, []history.Op{w1, w2, get("g", "a", 40, 45, "w1"), m}, both("w2"), ""},
+		{"ranged read", checker.Options{}, []history.Op{w1, w2, ranged}, both("w2"), ""},
+		{"corrupt read", checker.Options{}, []history.Op{w1, w2, corrupt}, both("w2"), ""},
+		{"bytes not the write's", checker.Options{}, []history.Op{w1, w2, otherBytes}, both("w2"), ""},
+		{"not-found read", checker.Options{}, []history.Op{w1, notFound}, both("w1"), ""},
+		{"head", checker.Options{}, []history.Op{w1, w2, head}, both("w2"), ""},
+		{"reads out of order", checker.Options{}, []history.Op{get("g2", "a", 40, 45, "w1"), w1, w2, get("g1", "a", 15, 18, "w1")}, both("w2"),
+			"stale-local-read@a:g2,w2,w1"},
+	} {
+		if got := checkWith(tc.o, tc.ops, tc.obs...); got != tc.want {
+			t.Errorf("%s:\n got  %q\n want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStaleLocalReadEvidence: the detail gives the times that make the
+// read stale.
+func TestStaleLocalReadEvidence(t *testing.T) {
+	h := &history.History{Ops: []history.Op{
+		op("w1", history.Put, 0, 10, history.OK),
+		op("d", history.Delete, 20, 30, history.OK),
+		get("g", "a", 40, 45, "w1"),
+	}}
+	res := checker.Check(h, checker.FinalState{Keys: map[checker.Key][]checker.Observation{{Bucket: "b", Key: "k"}: {serves("a", "")}}}, checker.Options{})
+	want := "get g at a (invoked 40ms) returned w1, completed 10ms, but delete d, invoked 20ms, was acknowledged there at 30ms"
+	if len(res.Anomalies) != 1 || res.Anomalies[0].Detail != want {
+		t.Fatalf("%+v\n want detail %q", res.Anomalies, want)
+	}
+}
+
 func TestManyKeysCounted(t *testing.T) {
 	var ops []history.Op
 	keys := map[checker.Key][]checker.Observation{}
@@ -271,6 +369,23 @@ func TestManyKeysCounted(t *testing.T) {
 	}
 }
 
+// benchCheck times checking ops against a final state in which both sites
+// serve final[key], which must raise no anomaly.
+func benchCheck(b *testing.B, ops []history.Op, final map[string]string) {
+	keys := map[checker.Key][]checker.Observation{}
+	for k, id := range final {
+		keys[checker.Key{Bucket: "b", Key: k}] = []checker.Observation{serves("a", id), serves("b", id)}
+	}
+	h := &history.History{Ops: ops}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if res := checker.Check(h, checker.FinalState{Keys: keys}, checker.Options{}); len(res.Anomalies) != 0 {
+			b.Fatalf("%d anomalies: %+v", len(res.Anomalies), res.Anomalies[0])
+		}
+	}
+}
+
 // BenchmarkCheck checks a history of one million writes over 10,000 keys,
 // each key served by two sites.
 func BenchmarkCheck(b *testing.B) {
@@ -283,18 +398,31 @@ func BenchmarkCheck(b *testing.B) {
 			Invoke: history.Time(i * 10), Complete: history.Time(i*10 + 5), Outcome: history.OK}
 		last[k] = ops[i].ID
 	}
-	keys := map[checker.Key][]checker.Observation{}
-	for k, id := range last {
-		keys[checker.Key{Bucket: "b", Key: k}] = []checker.Observation{serves("a", id), serves("b", id)}
-	}
-	h := &history.History{Ops: ops}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if res := checker.Check(h, checker.FinalState{Keys: keys}, checker.Options{}); len(res.Anomalies) != 0 {
-			b.Fatalf("%d anomalies", len(res.Anomalies))
+	benchCheck(b, ops, last)
+}
+
+// BenchmarkCheckReads is BenchmarkCheck with every fourth round over the
+// keys reads, each returning the key's latest write, at one site or the
+// other.
+func BenchmarkCheckReads(b *testing.B) {
+	const n, nkeys = 1_000_000, 10_000
+	ops := make([]history.Op, n)
+	last := map[string]string{}
+	for i := range ops {
+		k := fmt.Sprint("k", i%nkeys)
+		o := history.Op{ID: fmt.Sprint("w", i), Kind: history.Overwrite, Bucket: "b", Key: k, Site: "a",
+			Invoke: history.Time(i * 10), Complete: history.Time(i*10 + 5), Outcome: history.OK}
+		if round := i / nkeys; round%4 == 3 {
+			o.Kind, o.ReadOf = history.Get, last[k]
+			if round%8 == 7 {
+				o.Site = "b"
+			}
+		} else {
+			last[k] = o.ID
 		}
+		ops[i] = o
 	}
+	benchCheck(b, ops, last)
 }
 
 // BenchmarkCheckCopies is BenchmarkCheck with 10% of the operations
@@ -324,16 +452,5 @@ func BenchmarkCheckCopies(b *testing.B) {
 		}
 		ops[i] = o
 	}
-	keys := map[checker.Key][]checker.Observation{}
-	for k, id := range cur {
-		keys[checker.Key{Bucket: "b", Key: k}] = []checker.Observation{serves("a", id), serves("b", id)}
-	}
-	h := &history.History{Ops: ops}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if res := checker.Check(h, checker.FinalState{Keys: keys}, checker.Options{}); len(res.Anomalies) != 0 {
-			b.Fatalf("%d anomalies: %+v", len(res.Anomalies), res.Anomalies[0])
-		}
-	}
+	benchCheck(b, ops, cur)
 }

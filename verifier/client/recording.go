@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/replcheck/replcheck/verifier/history"
+	"github.com/replcheck/replcheck/verifier/workload/payload"
 )
 
 // ErrHashMismatch is returned (wrapped, with the write's result) when the
@@ -307,7 +308,7 @@ func (r *Recording) Get(ctx context.Context, bucket, key string, o GetOptions) (
 	if o.Length > 0 {
 		want = min(o.Length, want)
 	}
-	return &recordedBody{rc: rc, r: r, op: op, h: sha256.New(), want: max(want, 0)}, info, nil
+	return &recordedBody{rc: rc, r: r, op: op, h: sha256.New(), want: max(want, 0), whole: op.Range == ""}, info, nil
 }
 
 // recordedBody records a Get's completion when its body ends.
@@ -316,6 +317,11 @@ type recordedBody struct {
 	r    *Recording
 	op   history.Op
 	want int64 // bytes the response should have
+
+	// whole says the read asked for the whole object, whose payload
+	// header (kept in head) names the write it is.
+	whole bool
+	head  [payload.MaxHeaderLen]byte
 
 	mu   sync.Mutex
 	h    hash.Hash
@@ -331,6 +337,9 @@ func (b *recordedBody) Read(p []byte) (int, error) {
 		return n, err
 	}
 	b.h.Write(p[:n])
+	if b.n < int64(len(b.head)) {
+		copy(b.head[b.n:], p[:n])
+	}
 	b.n += int64(n)
 	switch {
 	case err == io.EOF:
@@ -356,11 +365,18 @@ func (b *recordedBody) Close() error {
 }
 
 // finish records the completion; note, if set, makes it Unknown.
+// A whole read is attributed to the write its header names when the
+// length agrees; the checker trusts that only if the hash is the write's.
 // Call with mu held.
 func (b *recordedBody) finish(err error, note string) {
 	b.done = true
 	op := b.op
 	op.Size, op.SHA256 = b.n, hex.EncodeToString(b.h.Sum(nil))
+	if b.whole && err == nil && note == "" {
+		if s, ok := payload.ParseHeader(b.head[:min(b.n, int64(len(b.head)))]); ok && s.Size == b.n {
+			op.ReadOf = s.OpID
+		}
+	}
 	if note != "" {
 		op.Error = note
 		op.Outcome = history.Unknown

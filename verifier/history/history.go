@@ -85,8 +85,9 @@ type Op struct {
 	VersionID string  `json:"versionId,omitempty"`
 	ETag      string  `json:"etag,omitempty"`
 	Error     string  `json:"error,omitempty"`
-	// For reads: the write the bytes were attributed to ("" = not found),
-	// and whether they matched it exactly.
+	// For reads of a whole object: the write whose payload header the
+	// bytes carry ("" when none does); Size and SHA256 tell whether they
+	// are exactly that write's.
 	ReadOf   string `json:"readOf,omitempty"`
 	ReadHash string `json:"readHash,omitempty"`
 	Corrupt  bool   `json:"corrupt,omitempty"`

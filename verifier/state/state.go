@@ -13,7 +13,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/replcheck/replcheck/verifier/checker"
 	"github.com/replcheck/replcheck/verifier/client"
@@ -36,7 +39,9 @@ type Options struct {
 
 // Read reads the final state of buckets at every site: the keys each site
 // lists, plus every key the history wrote (a key no site lists is absent
-// everywhere, which the checker may find to be a loss).
+// everywhere, which the checker may find to be a loss). Each site is read
+// a few keys at a time, so its client must be safe for concurrent use, as
+// every client.Client is.
 func Read(ctx context.Context, sites []client.Client, buckets []string, h *history.History, o Options) (checker.FinalState, error) {
 	fs := checker.FinalState{Keys: map[checker.Key][]checker.Observation{}}
 	ix := index{specs: map[string]payload.Spec{}, written: map[checker.Key][]string{}, copiedFrom: map[checker.Key][]checker.Key{}}
@@ -79,17 +84,46 @@ func Read(ctx context.Context, sites []client.Client, buckets []string, h *histo
 		sorted = append(sorted, k)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].String() < sorted[j].String() })
-	for _, k := range sorted {
-		for _, c := range sites {
-			ob, err := observe(ctx, c, k, &ix, o)
-			if err != nil {
+	// Keys are read concurrently at every site, then assembled in order,
+	// so the state (and the first error, by key then site) is what one
+	// read after the other would give.
+	n := len(sites)
+	obs := make([]checker.Observation, len(sorted)*n)
+	errs := make([]error, len(sorted)*n)
+	var wg sync.WaitGroup
+	for s, c := range sites {
+		var next atomic.Int64
+		for range min(inFlight, len(sorted)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(sorted) {
+						return
+					}
+					if err := ctx.Err(); err != nil {
+						errs[i*n+s] = err // fail the rest fast
+						continue
+					}
+					obs[i*n+s], errs[i*n+s] = observe(ctx, c, sorted[i], &ix, o)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i, k := range sorted {
+		for s, c := range sites {
+			if err := errs[i*n+s]; err != nil {
 				return fs, fmt.Errorf("read final state: %s at %s: %w", k, c.Site(), err)
 			}
-			fs.Keys[k] = append(fs.Keys[k], ob)
 		}
+		fs.Keys[k] = obs[i*n : (i+1)*n : (i+1)*n]
 	}
 	return fs, nil
 }
+
+// inFlight bounds the keys read at once at each site: one at a time, a
+// read of many keys waits on round trips, not on the sites.
+const inFlight = 16
 
 // index is what the history says of the run's writes.
 type index struct {
@@ -155,7 +189,7 @@ func observe(ctx context.Context, c client.Client, k checker.Key, ix *index, o O
 	ob.Present, ob.SSE = true, info.SSE
 	ob.Meta = maps.Clone(info.Meta)
 	delete(ob.Meta, MetaOpID)
-	body, _, err := c.Get(ctx, k.Bucket, k.Key, get)
+	body, served, err := c.Get(ctx, k.Bucket, k.Key, get)
 	if err != nil {
 		if client.IsNotFound(err) {
 			return checker.Observation{Site: c.Site()}, nil // deleted between head and get
@@ -201,7 +235,15 @@ func observe(ctx context.Context, c client.Client, k checker.Key, ix *index, o O
 		}
 		r = io.MultiReader(bytes.NewReader(head), body)
 	}
-	res, err := payload.Identify(r, o.MaxObject)
+	// Identify's buffer grows to its limit: bound it by the length the
+	// response declares, which the body cannot exceed, so a small object
+	// costs a small buffer. The byte beyond keeps the limit from ever
+	// cutting the object short.
+	limit := o.MaxObject
+	if n := served.Size; n >= 0 && n < math.MaxInt64 && (limit <= 0 || n < limit-1) {
+		limit = n + 1
+	}
+	res, err := payload.Identify(r, limit)
 	if err != nil && !errors.Is(err, payload.ErrLimit) {
 		ob.Error = "read: " + err.Error()
 		return ob, ctx.Err()

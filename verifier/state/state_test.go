@@ -3,11 +3,19 @@ package state_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/ncw/swift/v2"
 
 	"github.com/replcheck/replcheck/harness/embedded"
 	"github.com/replcheck/replcheck/verifier/checker"
@@ -188,5 +196,92 @@ func TestReadStaleMetaOpID(t *testing.T) {
 	res := checker.Check(h, fs, checker.Options{})
 	if c := res.Counts(); len(c) != 1 || c[checker.CorruptRead] != 1 {
 		t.Fatalf("anomalies %+v", res.Anomalies)
+	}
+}
+
+// fakeSite serves payload objects from memory, each read after a short
+// random pause so that concurrent reads finish out of order.
+type fakeSite struct {
+	client.Client // only the methods below are called
+	name          string
+	objects       map[string]payload.Spec // by key
+	rng           func() time.Duration
+}
+
+func (f *fakeSite) Site() string { return f.name }
+
+func (f *fakeSite) List(_ context.Context, _, _ string) ([]client.ListEntry, error) {
+	var out []client.ListEntry
+	for k, s := range f.objects {
+		out = append(out, client.ListEntry{Key: k, Size: s.Size})
+	}
+	return out, nil
+}
+
+func (f *fakeSite) Head(ctx context.Context, _, key string, _ client.GetOptions) (client.ObjectInfo, error) {
+	time.Sleep(f.rng())
+	if err := ctx.Err(); err != nil {
+		return client.ObjectInfo{}, err
+	}
+	s, ok := f.objects[key]
+	if !ok {
+		return client.ObjectInfo{}, swift.ObjectNotFound
+	}
+	return client.ObjectInfo{Size: s.Size, Meta: map[string]string{state.MetaOpID: s.OpID}}, nil
+}
+
+func (f *fakeSite) Get(ctx context.Context, bucket, key string, o client.GetOptions) (io.ReadCloser, client.ObjectInfo, error) {
+	info, err := f.Head(ctx, bucket, key, o)
+	if err != nil {
+		return nil, info, err
+	}
+	return io.NopCloser(payload.NewReader(f.objects[key])), info, nil
+}
+
+// TestReadConcurrentInOrder: keys read concurrently come back in the
+// order of sites, the same as read one by one; a broken context is an
+// error naming a key.
+func TestReadConcurrentInOrder(t *testing.T) {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(1, 2))
+	pause := func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Duration(rng.IntN(200)) * time.Microsecond
+	}
+	sites := []*fakeSite{{name: "a", objects: map[string]payload.Spec{}, rng: pause}, {name: "b", objects: map[string]payload.Spec{}, rng: pause}}
+	h := &history.History{}
+	for i := range 300 {
+		key, id := fmt.Sprintf("k%03d", i), fmt.Sprintf("w%03d", i)
+		spec := payload.Spec{OpID: id, Seed: uint64(i), Size: 100}
+		h.Ops = append(h.Ops, history.Op{ID: id, Kind: history.Put, Bucket: "b", Key: key, Size: spec.Size, Seed: spec.Seed, Outcome: history.OK})
+		sites[0].objects[key] = spec
+		if i%7 != 0 {
+			sites[1].objects[key] = spec
+		}
+	}
+	clients := []client.Client{sites[0], sites[1]}
+	fs, err := state.Read(context.Background(), clients, []string{"b"}, h, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs.Keys) != 300 || !slices.Equal(fs.Sites, []string{"a", "b"}) {
+		t.Fatalf("%d keys at %v", len(fs.Keys), fs.Sites)
+	}
+	for i := range 300 {
+		obs := fs.Keys[checker.Key{Bucket: "b", Key: fmt.Sprintf("k%03d", i)}]
+		want := []checker.Observation{{Site: "a", Present: true, ReadOf: fmt.Sprintf("w%03d", i), Valid: true, Meta: map[string]string{}}, {Site: "b"}}
+		if i%7 != 0 {
+			want[1] = want[0]
+			want[1].Site = "b"
+		}
+		if !reflect.DeepEqual(obs, want) {
+			t.Fatalf("k%03d: %+v, want %+v", i, obs, want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := state.Read(ctx, clients, []string{"b"}, h, state.Options{}); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "b/k000 at a") {
+		t.Fatalf("cancelled read: %v", err)
 	}
 }

@@ -125,6 +125,20 @@ func appendHeader(b []byte, s Spec) []byte {
 	return append(b, '\n')
 }
 
+// ParseHeader returns the write that content beginning with prefix names,
+// if prefix holds the whole of a well-formed header (MaxHeaderLen bytes
+// of content always do, as does content shorter than that but not shorter
+// than its own header). It does not check the body: a caller that wants
+// to know the content is exactly that write's compares its hash with the
+// write's, or uses Identify.
+func ParseHeader(prefix []byte) (Spec, bool) {
+	n := bytes.IndexByte(prefix[:min(len(prefix), MaxHeaderLen)], '\n')
+	if n < 0 {
+		return Spec{}, false
+	}
+	return parseHeader(prefix[:n+1])
+}
+
 // parseHeader returns the spec named by a header line (newline included)
 // and whether the line is exactly the canonical header of that spec, so
 // that every content has at most one reading.

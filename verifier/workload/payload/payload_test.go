@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -284,3 +285,33 @@ func TestGolden(t *testing.T) {
 }
 
 const goldenSHA256 = "92098b66bd8860a00ec3fc42912661269c924714e4643384f05425a840cc1f96"
+
+// TestParseHeader: the first bytes of content name its write once they
+// hold the whole header, and never name anything else.
+func TestParseHeader(t *testing.T) {
+	s := payload.Spec{OpID: "tok-a-000001", Seed: 7, Size: 4096}
+	c, err := io.ReadAll(payload.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := len(s.Header())
+	for _, n := range []int{0, 1, h - 1, h, h + 1, payload.MaxHeaderLen, len(c)} {
+		got, ok := payload.ParseHeader(c[:n])
+		if want := n >= h; ok != want || (ok && got != s) {
+			t.Errorf("%d bytes: %v %v, want %v", n, got, ok, want)
+		}
+	}
+	for _, bad := range []string{
+		"replcheck/1 id 0000000000000007 4096",                             // no newline
+		"replcheck/1 id 000000000000000A 4096\n",                           // upper-case hex
+		"replcheck/2 id 0000000000000007 4096\n",                           // another version
+		"xreplcheck/1 id 0000000000000007 4096\n",                          // not at the start
+		"replcheck/1 id 0000000000000007 -1\n",                             // negative size
+		"replcheck/1 i d 0000000000000007 4096\n",                          // space in the id
+		"replcheck/1 " + strings.Repeat("i", 70) + " 0000000000000007 1\n", // id too long
+	} {
+		if got, ok := payload.ParseHeader([]byte(bad)); ok {
+			t.Errorf("%q: parsed as %v", bad, got)
+		}
+	}
+}

@@ -50,7 +50,7 @@ every acknowledged write converged, intact, within the replication target.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd())
+	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd(), newWANProxyCmd())
 	return root
 }
 

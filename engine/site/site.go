@@ -223,7 +223,7 @@ func (s *Site) start() error {
 		}
 	}
 	if s.repl != nil {
-		if err := s.listen(2, "replication endpoint", s.gate(s.repl.Handler()), cfg.Logger); err != nil {
+		if err := s.listen(2, "replication endpoint", s.gate(s.internalHandler(s.repl.Handler())), cfg.Logger); err != nil {
 			return err
 		}
 		s.repl.Start()
@@ -363,7 +363,17 @@ func (s *Site) ConnectPeer(name, url string) error {
 	return nil
 }
 
-// SetClockSkew shifts the site's wall clock by d (0 restores it).
+// Peer returns the peer set by ConnectPeer: its name and the URL at which
+// this site reaches it (empty before ConnectPeer).
+func (s *Site) Peer() (name, url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer[0], s.peer[1]
+}
+
+// SetClockSkew shifts the site's wall clock by d (0 restores it). A site
+// in another process is skewed through its internal API instead
+// (SetRemoteClockSkew).
 func (s *Site) SetClockSkew(d time.Duration) error {
 	s.skew.Store(int64(d))
 	return nil

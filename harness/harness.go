@@ -24,6 +24,7 @@ const (
 	CapWANShape   Capability = "wan-shape"          // latency, jitter, bandwidth, resets on a WAN direction
 	CapCrash      Capability = "crash"              // abrupt stop of a site, restart with the same data
 	CapPause      Capability = "pause"              // freeze a site and resume it
+	CapDisconnect Capability = "disconnect"         // cut a site off the inter-site network at the network layer, both ways; clients still reach it
 	CapClockSkew  Capability = "clock-skew"         // shift a site's clock
 	CapFlaws      Capability = "flaws"              // turn on the reference engine's named flaws
 	CapRepStatus  Capability = "replication-status" // the engine reports its own replication status
@@ -98,6 +99,21 @@ type Crasher interface {
 type Pauser interface {
 	Pause(ctx context.Context) error
 	Resume(ctx context.Context) error
+}
+
+// Disconnecter is a site that can be cut off the inter-site network and
+// put back (CapDisconnect): a hard partition at the network layer, for
+// targets whose sites are separate hosts. While disconnected, no traffic
+// passes between the site and any other site, in either direction and
+// whatever the WAN proxies are set to, but clients still reach the site's
+// endpoints. The cut is independent of the site's other faults: a
+// disconnected site stays disconnected across Crash and Restart, Pause and
+// Resume, and Reconnect does not restart or resume it. Reconnect of a site
+// that is connected does nothing and is not an error: cleanup after a lost
+// run calls it on every such site.
+type Disconnecter interface {
+	Disconnect(ctx context.Context) error
+	Reconnect(ctx context.Context) error
 }
 
 // ClockSkewer is a site whose clock can be shifted (CapClockSkew).

@@ -41,6 +41,20 @@ workload:
     crash:
       site: europe-se-1c
 `, []string{`t.yaml:10:13: faults[1].crash.site: "europe-se-1c" is not a topology site ` + topoSites}},
+		{"disconnect site not in topology", minimal + `faults:
+  - at: 1s
+    for: 2s
+    disconnect: {site: europe-se-1a}
+  - at: 4s
+    disconnect:
+      site: europe-se-1c
+`, []string{`t.yaml:11:13: faults[1].disconnect.site: "europe-se-1c" is not a topology site ` + topoSites}},
+		{"disconnect site missing", minimal + "faults:\n  - at: 1s\n    disconnect: {}\n",
+			[]string{"t.yaml:7:5: faults[0].disconnect.site: required: a topology site " + topoSites}},
+		{"unknown disconnect field", minimal + "faults:\n  - {at: 1s, disconnect: {site: europe-se-1b, both: true}}\n",
+			[]string{"t.yaml:6:47: faults[0].disconnect.both: unknown field (known: site)"}},
+		{"disconnect and crash in one step", minimal + "faults:\n  - at: 1s\n    crash: {site: europe-se-1a}\n    disconnect: {site: europe-se-1a}\n",
+			[]string{"t.yaml:8:5: faults[0].disconnect: a second fault in one step (crash and disconnect); want one fault per step"}},
 		{"fault site missing", minimal + "faults:\n  - at: 1s\n    pause:\n",
 			[]string{"t.yaml:7:5: faults[0].pause.site: required: a topology site " + topoSites}},
 		{"custom topology sites", `name: t
@@ -136,7 +150,7 @@ workload:
 				"t.yaml:7:12: workload.buckets: want at least 1, got 0",
 			}},
 		{"step without a fault", minimal + "faults:\n  - at: 1s\n    for: 2s\n",
-			[]string{"t.yaml:6:5: faults[0]: no fault; want exactly one of partition, shape, flap, reset, crash, pause, clock_skew"}},
+			[]string{"t.yaml:6:5: faults[0]: no fault; want exactly one of partition, shape, flap, reset, crash, pause, disconnect, clock_skew"}},
 		{"step with two faults", minimal + "faults:\n  - at: 1s\n    crash: {site: europe-se-1a}\n    pause: {site: europe-se-1b}\n",
 			[]string{"t.yaml:8:5: faults[0].pause: a second fault in one step (crash and pause); want one fault per step"}},
 		{"at the end of the workload", minimal + "faults:\n  - at: 20s\n    crash: {site: europe-se-1a}\n",
@@ -186,6 +200,16 @@ workload:
 `, []string{
 			"t.yaml:9:5: faults[1]: overlaps faults[0] (line 6) on link europe-se-1a→europe-se-1b (partition) and they end at different times: the first heal would end both; end them together or keep them apart",
 			"t.yaml:15:5: faults[3]: overlaps faults[2] (line 12) on site europe-se-1a (process) and they end at different times: the first heal would end both; end them together or keep them apart",
+		}},
+		{"overlapping disconnects", minimal + `faults:
+  - at: 1s
+    for: 5s
+    disconnect: {site: europe-se-1b}
+  - at: 2s
+    for: 2s
+    disconnect: {site: europe-se-1b}
+`, []string{
+			"t.yaml:9:5: faults[1]: overlaps faults[0] (line 6) on site europe-se-1b (network) and they end at different times: the first heal would end both; end them together or keep them apart",
 		}},
 		{"fault against the wan baseline", minimal + `wan: {latency: 10ms}
 faults:

@@ -25,6 +25,8 @@ func (s fakeSite) Crash(context.Context) error      { return nil }
 func (s fakeSite) Restart(context.Context) error    { return nil }
 func (s fakeSite) Pause(context.Context) error      { return nil }
 func (s fakeSite) Resume(context.Context) error     { return nil }
+func (s fakeSite) Disconnect(context.Context) error { return nil }
+func (s fakeSite) Reconnect(context.Context) error  { return nil }
 func (s fakeSite) SetClockSkew(time.Duration) error { return nil }
 
 type fakeLink struct{ from, to string }
@@ -37,8 +39,11 @@ func (l fakeLink) To() string   { return l.to }
 func (l fakeLink) WAN() *wan.Link { return &wan.Link{} }
 
 // fakeTopo is a topology of two fake sites with a WAN proxy each way and
-// every capability, for nemesis.Timeline.Validate.
-type fakeTopo struct{ sites []harness.Site }
+// every capability (or caps, if set), for nemesis.Timeline.Validate.
+type fakeTopo struct {
+	sites []harness.Site
+	caps  harness.Capabilities
+}
 
 func newFakeTopo(names []string) *fakeTopo {
 	t := &fakeTopo{}
@@ -54,8 +59,11 @@ func (t *fakeTopo) Site(name string) (harness.Site, error) { return harness.Find
 func (t *fakeTopo) Close(context.Context) error            { return nil }
 
 func (t *fakeTopo) Capabilities() harness.Capabilities {
+	if t.caps != nil {
+		return t.caps
+	}
 	return harness.Capabilities{harness.CapPartition: true, harness.CapWANShape: true, harness.CapCrash: true,
-		harness.CapPause: true, harness.CapClockSkew: true, harness.CapFlaws: true}
+		harness.CapPause: true, harness.CapDisconnect: true, harness.CapClockSkew: true, harness.CapFlaws: true}
 }
 
 func (t *fakeTopo) Link(from, to string) (harness.Link, error) {

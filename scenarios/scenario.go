@@ -204,18 +204,23 @@ type FaultStep struct {
 	Reset     *ResetFault     `yaml:"reset"`
 	Crash     *SiteFault      `yaml:"crash"`
 	Pause     *SiteFault      `yaml:"pause"`
-	ClockSkew *ClockSkewFault `yaml:"clock_skew"`
+	// Disconnect cuts the site off the inter-site network at the network
+	// layer, both ways, below the WAN proxies; clients still reach it.
+	// Only targets whose sites are separate hosts can (the disconnect
+	// capability; not embedded).
+	Disconnect *SiteFault      `yaml:"disconnect"`
+	ClockSkew  *ClockSkewFault `yaml:"clock_skew"`
 }
 
 // FaultKinds are the fault kinds of a step, as the file names them.
-var FaultKinds = []string{"partition", "shape", "flap", "reset", "crash", "pause", "clock_skew"}
+var FaultKinds = []string{"partition", "shape", "flap", "reset", "crash", "pause", "disconnect", "clock_skew"}
 
 // Kinds lists the fault kinds set in the step, in FaultKinds order; a
 // valid step has exactly one.
 func (s FaultStep) Kinds() []string {
 	var out []string
 	for i, set := range []bool{s.Partition != nil, s.Shape != nil, s.Flap != nil, s.Reset != nil,
-		s.Crash != nil, s.Pause != nil, s.ClockSkew != nil} {
+		s.Crash != nil, s.Pause != nil, s.Disconnect != nil, s.ClockSkew != nil} {
 		if set {
 			out = append(out, FaultKinds[i])
 		}
@@ -269,7 +274,7 @@ type ResetFault struct {
 	After time.Duration `yaml:"after"`
 }
 
-// SiteFault names the site a crash or a pause acts on.
+// SiteFault names the site a crash, a pause or a disconnect acts on.
 type SiteFault struct {
 	Site string `yaml:"site"`
 }
@@ -335,9 +340,9 @@ func (s *Scenario) RunLength() time.Duration {
 }
 
 // Timeline builds the faults the scenario schedules, fresh values on every
-// call (Flap, SiteCrash and SitePause keep state while injected, and are
-// pointers as nemesis expects). Offsets count from the start of the
-// workload; run the timeline as the workload starts.
+// call (Flap, SiteCrash, SitePause and SiteDisconnect keep state while
+// injected, and are pointers as nemesis expects). Offsets count from the
+// start of the workload; run the timeline as the workload starts.
 //
 // The WAN baseline, if any, comes first: a WANShape both ways at 0 for the
 // whole run (RunLength). A step whose For is 0 lasts until the end of the
@@ -406,6 +411,8 @@ func (s FaultStep) fault() (nemesis.Fault, error) {
 		return &nemesis.SiteCrash{Site: s.Crash.Site}, nil
 	case s.Pause != nil:
 		return &nemesis.SitePause{Site: s.Pause.Site}, nil
+	case s.Disconnect != nil:
+		return &nemesis.SiteDisconnect{Site: s.Disconnect.Site}, nil
 	default:
 		return nemesis.ClockSkew{Site: s.ClockSkew.Site, Skew: s.ClockSkew.Skew}, nil
 	}

@@ -1,11 +1,14 @@
 package scenario_test
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/harness/embedded"
 	"github.com/replcheck/replcheck/harness/nemesis"
 	"github.com/replcheck/replcheck/harness/wan"
 	"github.com/replcheck/replcheck/scenarios"
@@ -74,6 +77,9 @@ faults:
   - at: 20s
     for: 5s
     pause: {site: a}
+  - at: 26s
+    for: 3s
+    disconnect: {site: b}
   - at: 30s
     clock_skew: {site: b, skew: 5s}
   - at: 40s
@@ -90,6 +96,7 @@ faults:
 		{At: 7 * time.Second, For: time.Second, Fault: nemesis.ConnectionReset{From: "a", To: "b"}},
 		{At: 10 * time.Second, For: 5 * time.Second, Fault: &nemesis.SiteCrash{Site: "b"}},
 		{At: 20 * time.Second, For: 5 * time.Second, Fault: &nemesis.SitePause{Site: "a"}},
+		{At: 26 * time.Second, For: 3 * time.Second, Fault: &nemesis.SiteDisconnect{Site: "b"}},
 		{At: 30 * time.Second, For: 30 * time.Second, Fault: nemesis.ClockSkew{Site: "b", Skew: 5 * time.Second}},
 		{At: 40 * time.Second, For: 20 * time.Second, Fault: nemesis.Partition{From: "a", To: "b", Mode: wan.Refuse}},
 	}
@@ -102,13 +109,13 @@ faults:
 	if err := tl.Validate(newFakeTopo(s.Topology.Sites)); err != nil {
 		t.Error(err)
 	}
-	// Every call builds fresh faults: Flap, SiteCrash and SitePause keep
-	// state while injected.
+	// Every call builds fresh faults: Flap, SiteCrash, SitePause and
+	// SiteDisconnect keep state while injected.
 	again, err := s.Timeline()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []int{1, 3, 4} {
+	for _, i := range []int{1, 3, 4, 5} {
 		if tl[i].Fault == again[i].Fault {
 			t.Errorf("step %d: the same %T twice", i, tl[i].Fault)
 		}
@@ -195,6 +202,23 @@ func TestOverlapsAgreeWithNemesis(t *testing.T) {
 		{"crash and pause", nil, []scenario.FaultStep{
 			{At: sec(1), For: sec(5), Crash: &scenario.SiteFault{Site: "a"}},
 			{At: sec(2), For: sec(5), Pause: &scenario.SiteFault{Site: "a"}}}, true},
+		{"disconnects of one site", nil, []scenario.FaultStep{
+			{At: sec(1), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}},
+			{At: sec(2), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}}}, true},
+		{"disconnects of one site ending together", nil, []scenario.FaultStep{
+			{At: sec(1), For: sec(6), Disconnect: &scenario.SiteFault{Site: "a"}},
+			{At: sec(2), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}}}, false},
+		{"disconnects of both sites", nil, []scenario.FaultStep{
+			{At: sec(1), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}},
+			{At: sec(2), For: sec(5), Disconnect: &scenario.SiteFault{Site: "b"}}}, false},
+		{"disconnect and crash", nil, []scenario.FaultStep{
+			{At: sec(1), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}},
+			{At: sec(2), For: sec(2), Crash: &scenario.SiteFault{Site: "a"}}}, false},
+		{"disconnect and partition of its links", nil, []scenario.FaultStep{
+			{At: sec(1), For: sec(5), Disconnect: &scenario.SiteFault{Site: "a"}},
+			{At: sec(2), For: sec(2), Partition: part("a", "b", true)}}, false},
+		{"baseline and a disconnect", &scenario.WAN{Latency: time.Millisecond}, []scenario.FaultStep{
+			{At: sec(2), For: sec(3), Disconnect: &scenario.SiteFault{Site: "b"}}}, false},
 		{"crash and clock skew", nil, []scenario.FaultStep{
 			{At: sec(1), For: sec(5), Crash: &scenario.SiteFault{Site: "a"}},
 			{At: sec(2), ClockSkew: &scenario.ClockSkewFault{Site: "a", Skew: sec(5)}}}, false},
@@ -222,5 +246,74 @@ func TestOverlapsAgreeWithNemesis(t *testing.T) {
 				t.Errorf("want conflict %v\nscenario: %v\nnemesis:  %v", tc.conflict, ours, theirs)
 			}
 		})
+	}
+}
+
+// TestDisconnectStep: a disconnect step loads, becomes a
+// nemesis.SiteDisconnect, and needs the disconnect capability: a target
+// without it (the embedded one, whose sites share a host) refuses the
+// timeline before anything is injected, naming the target and the site.
+func TestDisconnectStep(t *testing.T) {
+	s := parse(t, minimal+`faults:
+  - at: 2s
+    for: 5s
+    disconnect: {site: europe-se-1b}
+`)
+	if got := s.Faults[0].Kinds(); !reflect.DeepEqual(got, []string{"disconnect"}) {
+		t.Errorf("kinds %q", got)
+	}
+	tl, err := s.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := nemesis.Timeline{{At: 2 * time.Second, For: 5 * time.Second, Fault: &nemesis.SiteDisconnect{Site: siteB}}}
+	if !reflect.DeepEqual(tl, want) {
+		t.Errorf("timeline:\n%s\nwant:\n%s", steps(tl), steps(want))
+	}
+	if got := tl[0].Fault.(interface{ Requires() []harness.Capability }).Requires(); !reflect.DeepEqual(got, []harness.Capability{harness.CapDisconnect}) {
+		t.Errorf("requires %q", got)
+	}
+	topo := newFakeTopo(s.Topology.Sites)
+	if err := tl.Validate(topo); err != nil {
+		t.Error(err)
+	}
+
+	// The embedded target's capabilities: everything but disconnect.
+	topo.caps = harness.Capabilities{harness.CapPartition: true, harness.CapWANShape: true, harness.CapCrash: true,
+		harness.CapPause: true, harness.CapClockSkew: true, harness.CapFlaws: true, harness.CapRepStatus: true,
+		harness.CapGroundTime: true}
+	err = tl.Validate(topo)
+	if want := "timeline[0] at 2s: disconnect europe-se-1b: target embedded cannot disconnect"; err == nil || err.Error() != want {
+		t.Errorf("on embedded: %v\nwant %s", err, want)
+	}
+}
+
+// TestDisconnectOnEmbedded: the real embedded target lacks the disconnect
+// capability, so a scenario with a disconnect fails the check the runner
+// makes before the run.
+func TestDisconnectOnEmbedded(t *testing.T) {
+	ctx := context.Background()
+	topo, err := embedded.Start(ctx, embedded.Options{})
+	if topo != nil {
+		t.Cleanup(func() {
+			if err := topo.Close(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topo.Capabilities()[harness.CapDisconnect] {
+		t.Skip("the embedded target can disconnect sites now")
+	}
+	s := parse(t, minimal+"faults:\n  - at: 1s\n    disconnect: {site: europe-se-1a}\n")
+	tl, err := s.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tl.Validate(topo)
+	if want := "timeline[0] at 1s: disconnect europe-se-1a: target embedded cannot disconnect"; err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant %s", err, want)
 	}
 }

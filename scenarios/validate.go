@@ -472,6 +472,9 @@ func (c *validation) faults() {
 		if f := st.Pause; f != nil {
 			c.site(p+".pause.site", f.Site)
 		}
+		if f := st.Disconnect; f != nil {
+			c.site(p+".disconnect.site", f.Site)
+		}
 		if f := st.ClockSkew; f != nil {
 			c.site(p+".clock_skew.site", f.Site)
 			if f.Skew == 0 {

@@ -16,20 +16,22 @@ import (
 	"github.com/replcheck/replcheck/harness/wan"
 )
 
-// fakeSite is a site that records Crash, Restart, Pause, Resume and
-// SetClockSkew calls, and fails those named in fail.
+// fakeSite is a site that records Crash, Restart, Pause, Resume,
+// Disconnect, Reconnect and SetClockSkew calls, and fails those named in
+// fail.
 type fakeSite struct {
 	name string
 
 	mu    sync.Mutex
-	calls []string          // "crash", "restart", "pause", "resume", "skew 5s"
+	calls []string          // "crash", "restart", "pause", "resume", "disconnect", "reconnect", "skew 5s"
 	fail  map[string]string // call (without argument) → error message
 }
 
 var (
-	_ harness.Crasher     = (*fakeSite)(nil)
-	_ harness.Pauser      = (*fakeSite)(nil)
-	_ harness.ClockSkewer = (*fakeSite)(nil)
+	_ harness.Crasher      = (*fakeSite)(nil)
+	_ harness.Pauser       = (*fakeSite)(nil)
+	_ harness.Disconnecter = (*fakeSite)(nil)
+	_ harness.ClockSkewer  = (*fakeSite)(nil)
 )
 
 func (s *fakeSite) Name() string                       { return s.name }
@@ -41,6 +43,8 @@ func (s *fakeSite) Crash(context.Context) error        { return s.record("crash"
 func (s *fakeSite) Restart(context.Context) error      { return s.record("restart", "") }
 func (s *fakeSite) Pause(context.Context) error        { return s.record("pause", "") }
 func (s *fakeSite) Resume(context.Context) error       { return s.record("resume", "") }
+func (s *fakeSite) Disconnect(context.Context) error   { return s.record("disconnect", "") }
+func (s *fakeSite) Reconnect(context.Context) error    { return s.record("reconnect", "") }
 func (s *fakeSite) SetClockSkew(d time.Duration) error { return s.record("skew", d.String()) }
 
 func (s *fakeSite) record(call, arg string) error {
@@ -144,7 +148,7 @@ type env struct {
 func allCaps() harness.Capabilities {
 	return harness.Capabilities{
 		harness.CapPartition: true, harness.CapWANShape: true, harness.CapCrash: true,
-		harness.CapPause: true, harness.CapClockSkew: true,
+		harness.CapPause: true, harness.CapClockSkew: true, harness.CapDisconnect: true,
 	}
 }
 

@@ -2,19 +2,20 @@
 //
 // A Fault is plain data with Inject and Heal: a WAN partition (one way or
 // both), a WAN shape (latency, jitter, bandwidth), a flapping link,
-// connection resets, a site crash, a paused site, a skewed clock. Each says
-// which harness capabilities it needs, so a scenario asking for a fault the
-// target cannot make fails before anything is injected (Available,
-// Timeline.Validate), never silently mid-run.
+// connection resets, a site crash, a paused site, a site disconnected from
+// the inter-site network (a hard partition below the WAN proxies), a
+// skewed clock. Each says which harness capabilities it needs, so a
+// scenario asking for a fault the target cannot make fails before anything
+// is injected (Available, Timeline.Validate), never silently mid-run.
 //
 // A Timeline injects faults at offsets from its start and heals them after
 // their duration or at its end. The rest of a run learns about faults only
 // from the timestamped Events the timeline sends: the checker never imports
 // this package.
 //
-// Use faults by pointer (&nemesis.Flap{...}): Flap, SiteCrash and SitePause
-// keep state between Inject and Heal, so their methods have pointer
-// receivers; the others work either way.
+// Use faults by pointer (&nemesis.Flap{...}): Flap, SiteCrash, SitePause
+// and SiteDisconnect keep state between Inject and Heal, so their methods
+// have pointer receivers; the others work either way.
 package nemesis
 
 import (
@@ -56,6 +57,7 @@ var (
 	_ builtin = (*Flap)(nil)
 	_ builtin = (*SiteCrash)(nil)
 	_ builtin = (*SitePause)(nil)
+	_ builtin = (*SiteDisconnect)(nil)
 	_ builtin = ClockSkew{}
 )
 
@@ -116,12 +118,13 @@ func (e Event) String() string {
 // HealAll undoes every fault a topology can have, whoever made it: for
 // cleanup after the harness itself died mid-run and lost track of its
 // faults. It clears all faults from every WAN link, sets every clock skew to
-// zero, resumes every site that can be paused and restarts every site that
-// can be crashed, each only where the target has the capability. It returns
-// the joined errors and carries on past each.
+// zero, resumes every site that can be paused, restarts every site that
+// can be crashed and reconnects every site that can be disconnected, each
+// only where the target has the capability. It returns the joined errors
+// and carries on past each.
 //
-// It calls Resume and Restart on sites that may be running, so it relies on
-// the provider making those harmless on a running site.
+// It calls Resume, Restart and Reconnect on sites that may be running and
+// connected, so it relies on the provider making those harmless there.
 func HealAll(ctx context.Context, topo harness.Topology) error {
 	var errs []error
 	for _, l := range topo.Links() {
@@ -151,6 +154,11 @@ func HealAll(ctx context.Context, topo harness.Topology) error {
 		if c, ok := s.(harness.Crasher); ok && caps[harness.CapCrash] {
 			if err := c.Restart(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("heal all: site %s: restart: %w", name, err))
+			}
+		}
+		if d, ok := s.(harness.Disconnecter); ok && caps[harness.CapDisconnect] {
+			if err := d.Reconnect(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("heal all: site %s: reconnect: %w", name, err))
 			}
 		}
 	}

@@ -48,6 +48,65 @@ func TestSiteFaults(t *testing.T) {
 	assertCalls(t, e.a, "pause", "resume", "skew -1.5s", "skew 0s")
 }
 
+func TestSiteDisconnect(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+
+	f := &nemesis.SiteDisconnect{Site: "b"}
+	if err := nemesis.Available(f, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Inject(ctx, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Inject(ctx, e.topo); err == nil {
+		t.Error("second Inject of a disconnect: no error")
+	}
+	for range 2 {
+		if err := f.Heal(ctx, e.topo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertCalls(t, e.b, "disconnect", "reconnect") // reconnected once
+	assertCalls(t, e.a)
+
+	// Healed, it can be injected again.
+	if err := f.Inject(ctx, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Heal(ctx, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	assertCalls(t, e.b, "disconnect", "reconnect", "disconnect", "reconnect")
+
+	// A disconnect that was never injected heals nothing.
+	if err := (&nemesis.SiteDisconnect{Site: "a"}).Heal(ctx, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	assertCalls(t, e.a)
+}
+
+// A Disconnect that fails may still have cut the site off: Heal reconnects
+// it. A Reconnect that fails is tried again by the next Heal.
+func TestFailedDisconnectIsReconnected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	e.b.failOn("disconnect", "network busy")
+	f := &nemesis.SiteDisconnect{Site: "b"}
+	assertErrorContains(t, f.Inject(ctx, e.topo), "disconnect b", "network busy")
+	e.b.failOn("reconnect", "endpoint in use")
+	assertErrorContains(t, f.Heal(ctx, e.topo), "disconnect b", "endpoint in use")
+	e.b.clearFail()
+	for range 2 {
+		if err := f.Heal(ctx, e.topo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertCalls(t, e.b, "disconnect", "reconnect", "reconnect")
+}
+
 func TestSiteFaultErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -58,6 +117,9 @@ func TestSiteFaultErrors(t *testing.T) {
 	}{
 		{&nemesis.SiteCrash{Site: "c"}, "target fake cannot crash site c"},
 		{&nemesis.SitePause{Site: "c"}, "target fake cannot pause site c"},
+		{&nemesis.SiteDisconnect{Site: "c"}, "target fake cannot disconnect site c"},
+		{&nemesis.SiteDisconnect{Site: "x"}, `disconnect x: no site "x"`},
+		{&nemesis.SiteDisconnect{}, "no site given"},
 		{nemesis.ClockSkew{Site: "c", Skew: time.Second}, "target fake cannot skew the clock of site c"},
 		{&nemesis.SiteCrash{Site: "x"}, `crash x: no site "x"`},
 		{&nemesis.SitePause{}, "no site given"},
@@ -127,6 +189,7 @@ func TestAvailableNamesMissingCapability(t *testing.T) {
 	}{
 		{&nemesis.SiteCrash{Site: "b"}, "crash b: target external cannot crash"},
 		{&nemesis.SitePause{Site: "b"}, "pause b: target external cannot pause"},
+		{&nemesis.SiteDisconnect{Site: "b"}, "disconnect b: target external cannot disconnect"},
 		{nemesis.ClockSkew{Site: "b", Skew: time.Second}, "clock skew b +1s: target external cannot clock-skew"},
 		{nemesis.WANShape{From: "a", To: "b", Latency: time.Second}, "target external cannot wan-shape"},
 		{nemesis.ConnectionReset{From: "a", To: "b"}, "target external cannot wan-shape"},
@@ -154,6 +217,7 @@ func TestNames(t *testing.T) {
 		{nemesis.ConnectionReset{From: "a", To: "b", After: 20 * time.Millisecond}, "reset connections a→b after 20ms"},
 		{&nemesis.SiteCrash{Site: "europe-se-1b"}, "crash europe-se-1b"},
 		{&nemesis.SitePause{Site: "europe-se-1b"}, "pause europe-se-1b"},
+		{&nemesis.SiteDisconnect{Site: "europe-se-1b"}, "disconnect europe-se-1b"},
 		{nemesis.ClockSkew{Site: "a", Skew: 5 * time.Second}, "clock skew a +5s"},
 		{nemesis.ClockSkew{Site: "a", Skew: -5 * time.Second}, "clock skew a -5s"},
 	} {
@@ -173,6 +237,7 @@ func TestHealAll(t *testing.T) {
 		nemesis.ConnectionReset{From: "b", To: "a"},
 		&nemesis.SiteCrash{Site: "b"},
 		&nemesis.SitePause{Site: "a"},
+		&nemesis.SiteDisconnect{Site: "b"},
 		nemesis.ClockSkew{Site: "a", Skew: time.Minute},
 	} {
 		if err := f.Inject(ctx, e.topo); err != nil {
@@ -187,6 +252,40 @@ func TestHealAll(t *testing.T) {
 	assertFaults(t, e.bToA)
 	e.assertWorks(t, e.aToB, "after HealAll")
 	e.assertWorks(t, e.bToA, "after HealAll")
-	assertCalls(t, e.a, "pause", "skew 1m0s", "skew 0s", "resume", "restart")
-	assertCalls(t, e.b, "crash", "skew 0s", "resume", "restart")
+	assertCalls(t, e.a, "pause", "skew 1m0s", "skew 0s", "resume", "restart", "reconnect")
+	assertCalls(t, e.b, "crash", "disconnect", "skew 0s", "resume", "restart", "reconnect")
+
+	// Only where the target has the capability.
+	e.topo.caps = harness.Capabilities{harness.CapPartition: true}
+	if err := nemesis.HealAll(ctx, e.topo); err != nil {
+		t.Fatal(err)
+	}
+	assertCalls(t, e.b, "crash", "disconnect", "skew 0s", "resume", "restart", "reconnect")
+}
+
+// A target without the disconnect capability (the embedded one: its sites
+// share one host) refuses a disconnect before anything is injected, with
+// an error that names the target and the site.
+func TestDisconnectNeedsCapability(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.topo.target = "embedded"
+	e.topo.caps = harness.Capabilities{harness.CapPartition: true, harness.CapWANShape: true, harness.CapCrash: true,
+		harness.CapPause: true, harness.CapClockSkew: true}
+	f := &nemesis.SiteDisconnect{Site: "b"}
+	assertErrorContains(t, nemesis.Available(f, e.topo), "disconnect b: target embedded cannot disconnect")
+	assertErrorContains(t, e.topo.caps.Require("embedded", f.Requires()...), "target embedded cannot disconnect")
+	tl := nemesis.Timeline{{At: 0, For: time.Second, Fault: f}}
+	events, err, _ := run(context.Background(), tl, e.topo)
+	assertErrorContains(t, err, "timeline[0] at 0s: disconnect b: target embedded cannot disconnect")
+	if len(events) != 0 {
+		t.Errorf("events from a timeline that failed to validate: %v", events)
+	}
+	assertCalls(t, e.b)
+
+	// With the capability but a site that cannot be disconnected, the
+	// error names the site.
+	e.topo.caps[harness.CapDisconnect] = true
+	assertErrorContains(t, nemesis.Available(&nemesis.SiteDisconnect{Site: "c"}, e.topo),
+		"target embedded cannot disconnect site c")
 }

@@ -36,9 +36,10 @@ func (t Timeline) Duration() time.Duration {
 // a fault, At and For are not negative, and the fault is Available in topo.
 // It also refuses two steps whose faults change the same thing (the same
 // WAN direction's partition, latency or bandwidth, any fault on a link
-// that has connection resets, a site's process or its clock) while both
-// are active, unless they end together: the first heal would end the
-// other too, and its events would claim a fault that is no longer there.
+// that has connection resets, a site's process, its network attachment or
+// its clock) while both are active, unless they end together: the first
+// heal would end the other too, and its events would claim a fault that is
+// no longer there.
 // Errors name the step by its index in t, e.g.
 // "timeline[2] at 5s: crash europe-se-1b: target external cannot crash".
 func (t Timeline) Validate(topo harness.Topology) error {
@@ -76,6 +77,7 @@ const (
 	kindBandwidth = "bandwidth"
 	kindAll       = "every fault"
 	kindProcess   = "process"
+	kindNetwork   = "network" // a site's attachment to the inter-site network
 	kindClock     = "clock"
 )
 

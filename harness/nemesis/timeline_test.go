@@ -226,6 +226,24 @@ func TestTimelineConflicts(t *testing.T) {
 			{At: 0, Fault: &nemesis.SitePause{Site: "a"}, For: 3 * s},
 			{At: s, Fault: &nemesis.SiteCrash{Site: "a"}, For: s},
 		}, "overlap on site a (process)"},
+		{"same site disconnected twice", nemesis.Timeline{
+			{At: 0, Fault: &nemesis.SiteDisconnect{Site: "b"}, For: 3 * s},
+			{At: s, Fault: &nemesis.SiteDisconnect{Site: "b"}, For: s},
+		}, "timeline[0] at 0s (disconnect b) and timeline[1] at 1s (disconnect b) overlap on site b (network)"},
+		{"disconnect with link faults, process and clock of its site", nemesis.Timeline{
+			{At: 0, Fault: &nemesis.SiteDisconnect{Site: "b"}, For: 5 * s},
+			{At: 0, Fault: cut("a", "b", true), For: s},
+			{At: s, Fault: latency, For: s},
+			{At: 2 * s, Fault: reset, For: s},
+			{At: s, Fault: &nemesis.SiteCrash{Site: "b"}, For: s},
+			{At: 3 * s, Fault: &nemesis.SitePause{Site: "b"}, For: s},
+			{At: s, Fault: nemesis.ClockSkew{Site: "b", Skew: s}, For: s},
+			{At: s, Fault: &nemesis.SiteDisconnect{Site: "a"}, For: s},
+		}, ""},
+		{"disconnects back to back", nemesis.Timeline{
+			{At: 0, Fault: &nemesis.SiteDisconnect{Site: "b"}, For: s},
+			{At: s, Fault: &nemesis.SiteDisconnect{Site: "b"}, For: s},
+		}, ""},
 		{"back to back", nemesis.Timeline{
 			{At: 0, Fault: cut("a", "b", false), For: s},
 			{At: s, Fault: cut("a", "b", true), For: s},

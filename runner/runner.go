@@ -84,6 +84,24 @@ func (e *InfraError) Unwrap() error { return e.Err }
 
 func infra(format string, a ...any) error { return &InfraError{fmt.Errorf(format, a...)} }
 
+// LogSaver is a topology whose parts keep logs of their own (the
+// containers target): a run that does not pass saves them into LogsDir
+// of its folder before the topology goes.
+type LogSaver interface {
+	SaveLogs(ctx context.Context, dir string) error
+}
+
+// LogsDir is the folder of a run folder that holds the topology's logs.
+const LogsDir = "logs"
+
+// passes judges a copy of the result as it stands.
+func (r *run) passes() bool {
+	res := *r.res
+	res.Found = nil
+	res.Judge()
+	return res.Verdict == reports.Pass
+}
+
 // settle bounds how often the final state is re-read while the sites
 // still disagree within the observation window.
 const settle = 500 * time.Millisecond
@@ -147,7 +165,7 @@ type run struct {
 	reporting sync.Mutex
 }
 
-func (r *run) do(ctx context.Context) error {
+func (r *run) do(ctx context.Context) (err error) {
 	s := r.s
 	r.start = time.Now()
 	r.report(PhaseStarting)
@@ -159,7 +177,7 @@ func (r *run) do(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return infra("start %s topology: %w", s.Topology.Target, err)
+		return infra("%w", err) // the target's error says what failed to start
 	}
 	r.topo = topo
 	r.rt = client.NewTransport()
@@ -169,6 +187,11 @@ func (r *run) do(ctx context.Context) error {
 		r.rt.CloseIdleConnections()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		if ls, ok := topo.(LogSaver); ok && (err != nil || !r.passes()) {
+			if lerr := ls.SaveLogs(cctx, filepath.Join(r.o.Dir, LogsDir)); lerr != nil {
+				r.o.Log.Warn("save the topology's logs", "err", lerr)
+			}
+		}
 		if err := topo.Close(cctx); err != nil {
 			r.o.Log.Warn("stop topology", "err", err)
 		}

@@ -57,7 +57,8 @@ Exit codes: 0 every flaw found and the correct engine clean on every seed,
 1 otherwise, 3 a run could not be carried out.`,
 		Example: `  replcheck calibrate
   replcheck calibrate --quick --seeds 1,2,3
-  replcheck calibrate --flaw wallclock-lww --flaw no-retry`,
+  replcheck calibrate --flaw wallclock-lww --flaw no-retry
+  replcheck calibrate --quick --target containers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			lib, err := scenario.Library()
@@ -68,8 +69,11 @@ Exit codes: 0 every flaw found and the correct engine clean on every seed,
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			if quick {
-				for _, c := range cals {
+			for _, c := range cals {
+				if err := f.retarget(c.s); err != nil {
+					return err
+				}
+				if quick {
 					quicken(c.s)
 				}
 			}

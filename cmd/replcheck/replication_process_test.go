@@ -145,7 +145,7 @@ func TestSiteProcessesReplicateThroughWANProxy(t *testing.T) {
 	defer cancel()
 	client := func(info siteInfo) *minio.Client {
 		c, err := minio.New(strings.TrimPrefix(info.Replicated, "http://"), &minio.Options{
-			Creds: credentials.NewStaticV4(info.AccessKey, info.SecretKey, ""), Region: info.Region})
+			Creds: credentials.NewStaticV4(info.AccessKey, "rctestsecretkey", ""), Region: info.Region})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
 	"github.com/replcheck/replcheck/reports"
 	"github.com/replcheck/replcheck/runner"
@@ -28,10 +29,11 @@ import (
 
 // runFlags are the flags run and calibrate share.
 type runFlags struct {
-	out   string
-	seed  uint64
-	quiet bool
-	json  bool
+	out    string
+	seed   uint64
+	quiet  bool
+	json   bool
+	target string
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -40,6 +42,16 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.Uint64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines while running")
 	fl.BoolVar(&f.json, "json", false, "print each result as one JSON line instead of a summary")
+	fl.StringVar(&f.target, "target", "", "where the sites run: embedded or containers (default: the scenario's, usually embedded)")
+}
+
+// retarget points s at the --target given, if any, and refuses a target
+// this build cannot start.
+func (f *runFlags) retarget(s *scenario.Scenario) error {
+	if f.target != "" {
+		s.Topology.Target = f.target
+	}
+	return checkTarget(s)
 }
 
 func newRunCmd() *cobra.Command {
@@ -65,7 +77,7 @@ input (scenario file, flags), 3 the target could not be started or reached.`,
 				if err != nil {
 					return &exitError{exitUsage, err}
 				}
-				if err := checkTarget(s); err != nil {
+				if err := f.retarget(s); err != nil {
 					return err
 				}
 				if f.seed != 0 {
@@ -126,10 +138,13 @@ func loadScenario(arg string) (*scenario.Scenario, error) {
 // checkTarget refuses, as bad input, a scenario whose target this build
 // cannot start.
 func checkTarget(s *scenario.Scenario) error {
-	if s.Topology.Target != scenario.TargetEmbedded {
-		return usageErr("scenario %s: target %q is not available yet; the embedded target is", s.Name, s.Topology.Target)
+	switch s.Topology.Target {
+	case scenario.TargetEmbedded, scenario.TargetContainers:
+		return nil
+	case scenario.TargetExternal:
+		return usageErr("scenario %s: target %q is not available yet; embedded and containers are", s.Name, s.Topology.Target)
 	}
-	return nil
+	return usageErr("scenario %s: unknown target %q (want one of %s)", s.Name, s.Topology.Target, strings.Join(scenario.Targets, ", "))
 }
 
 // startTarget starts the topology of a scenario; the engine's log goes to
@@ -137,13 +152,24 @@ func checkTarget(s *scenario.Scenario) error {
 func startTarget(ctx context.Context, s *scenario.Scenario, dir string) (harness.Topology, error) {
 	logf, err := os.Create(filepath.Join(dir, reports.EngineLogFile))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start %s topology: %w", s.Topology.Target, err)
 	}
 	// The file stays open for the topology's life; the process's exit
 	// closes it.
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if s.Topology.Target == scenario.TargetContainers {
+		topo, err := containers.Start(ctx, containers.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log})
+		if err != nil {
+			if topo != nil {
+				topo.Close(context.WithoutCancel(ctx))
+			}
+			return nil, err
+		}
+		return topo, nil
+	}
 	opts := embedded.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second,
-		Logger: slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log}
 	if s.Topology.Data == scenario.DataDisk {
 		opts.DataDir = filepath.Join(dir, "data")
 	}

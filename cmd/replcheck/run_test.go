@@ -16,8 +16,8 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("name: bad\nworkload:\n  duration: 1s\n  mix: {puts: 3}\n"), 0o644)
-	ctr := filepath.Join(dir, "ctr.yaml")
-	os.WriteFile(ctr, []byte("name: ctr\ndescription: d\ntopology: {target: containers}\nworkload: {duration: 1s}\n"), 0o644)
+	ext := filepath.Join(dir, "ext.yaml")
+	os.WriteFile(ext, []byte("name: ext\ndescription: d\ntopology: {target: external}\nworkload: {duration: 1s}\n"), 0o644)
 	notRun := t.TempDir()
 	for _, tc := range []struct {
 		args []string
@@ -27,7 +27,9 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 		{[]string{"run", "no-such-scenario"}, `no scenario "no-such-scenario" in the library (known: baseline,`},
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "missing.yaml: no such file"},
 		{[]string{"run", bad}, "bad.yaml:4:9: workload.mix.puts: unknown field"},
-		{[]string{"run", ctr}, `target "containers" is not available yet`},
+		{[]string{"run", ext}, `target "external" is not available yet`},
+		{[]string{"run", "quickstart", "--target", "moon"}, `unknown target "moon" (want one of embedded, containers, external)`},
+		{[]string{"calibrate", "--target", "moon"}, `unknown target "moon"`},
 		{[]string{"run", "quickstart", "--seed", "x"}, `invalid argument "x" for "--seed"`},
 		{[]string{"verify", notRun}, "result.json: no such file: is this a run folder?"},
 		{[]string{"calibrate", "--flaw", "no-such-flaw"}, "no calibration scenario matches"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -155,7 +156,7 @@ type siteInfo struct {
 	SwiftAuth        string `json:"swiftAuth"`
 	SwiftAuthNonRepl string `json:"swiftAuthNonReplicated"`
 	AccessKey        string `json:"accessKey"`
-	SecretKey        string `json:"secretKey"`
+	SecretKey        string `json:"secretKey,omitempty"` // only when generated
 	SwiftUser        string `json:"swiftUser"`
 	SwiftKey         string `json:"swiftKey"`
 	DataDir          string `json:"dataDir,omitempty"`
@@ -265,7 +266,7 @@ to it, and it serves ` + replication.StatusPath + `, ` + replication.MetricsPath
 					return infraErr(err)
 				}
 			}
-			printSite(cmd.OutOrStdout(), s, f.DataDir, asJSON)
+			printSite(cmd.OutOrStdout(), s, f.DataDir, asJSON, ak != "")
 			<-ctx.Done()
 			cfg.Logger.Info("stopping site", "site", s.Name())
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -398,8 +399,14 @@ func describeSite(s *site.Site, dataDir string) siteInfo {
 	return info
 }
 
-func printSite(w io.Writer, s *site.Site, dataDir string, asJSON bool) {
+// printSite says how to reach s. Secrets the caller gave through the
+// environment are not echoed (the output may end up in a container's
+// log); generated ones are printed, since nobody else knows them.
+func printSite(w io.Writer, s *site.Site, dataDir string, asJSON, givenKeys bool) {
 	info := describeSite(s, dataDir)
+	if givenKeys {
+		info.SecretKey, info.SwiftKey = "", ""
+	}
 	if asJSON {
 		json.NewEncoder(w).Encode(info)
 		return
@@ -422,5 +429,5 @@ func printSite(w io.Writer, s *site.Site, dataDir string, asJSON bool) {
   Swift user:     %s   (key: the S3 secret key)
 Stop with Ctrl-C or SIGTERM.
 `, info.Site, info.Region, backend, info.Replicated, info.SwiftAuth, info.NonReplicated, info.SwiftAuthNonRepl,
-		repl, info.AccessKey, info.SecretKey, info.SwiftUser)
+		repl, info.AccessKey, cmp.Or(info.SecretKey, "(from "+envSecretKey+")"), info.SwiftUser)
 }

@@ -14,22 +14,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/replcheck/replcheck/engine/replication"
+	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
 )
 
 func newTopologyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topology",
-		Short: "Start and inspect two-site topologies",
+		Short: "Start, inspect and clean up two-site topologies",
 	}
-	cmd.AddCommand(newTopologyUpCmd())
+	cmd.AddCommand(newTopologyUpCmd(), newTopologyDownCmd())
 	return cmd
 }
 
 // topologyInfo is what `replcheck topology up --json` prints.
 type topologyInfo struct {
-	Target     string     `json:"target"`
-	WANControl string     `json:"wanControl"`
+	Target string `json:"target"`
+	// ID labels the containers of a containers topology.
+	ID         string     `json:"id,omitempty"`
+	WANControl string     `json:"wanControl,omitempty"` // embedded: one toxiproxy for both links
 	Flaws      string     `json:"flaws"`
 	Sites      []siteInfo `json:"sites"`
 	Links      []linkInfo `json:"links"`
@@ -41,6 +45,8 @@ type linkInfo struct {
 	Name     string `json:"name"`
 	Listen   string `json:"listen"`
 	Upstream string `json:"upstream"`
+	// Control is the toxiproxy control API of the link's proxy.
+	Control string `json:"control,omitempty"`
 }
 
 func newTopologyUpCmd() *cobra.Command {
@@ -60,18 +66,28 @@ them, and run until SIGINT or SIGTERM.
 
 Each site has a replicated and a non-replicated endpoint (S3 and Swift). The
 WAN links are toxiproxy proxies: any toxiproxy client can shape or cut them
-through the printed control address.`,
+through the printed control address.
+
+--target embedded runs everything in this process; --target containers runs
+each site and each WAN proxy in its own Docker container (an image built
+FROM scratch from this binary, nothing pulled), on a private network, with
+the sites' ports published on 127.0.0.1. A topology left behind by a killed
+process is removed by 'replcheck topology down --all'.
+
+Exit codes: 2 bad flags, 3 the topology could not start (e.g. no Docker
+engine for --target containers).`,
 		Example: `  replcheck topology up
   replcheck topology up --flaw sse-reencrypt-echo --json
+  replcheck topology up --target containers
   replcheck topology up --data-dir /var/tmp/topo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if target != embedded.Target {
-				return usageErr("target %q is not available yet; the embedded target is", target)
-			}
 			fl, err := replication.ParseFlaws(flaws...)
 			if err != nil {
 				return usageErr("--flaw: %w", err)
+			}
+			if target == containers.Target && dataDir != "" {
+				return usageErr("--data-dir is for the embedded target; containers keep data in Docker volumes")
 			}
 			level := slog.LevelInfo
 			if verbose {
@@ -80,17 +96,33 @@ through the printed control address.`,
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			topo, err := embedded.Start(ctx, embedded.Options{DataDir: dataDir, Flaws: fl, Logger: log})
+			var topo harness.Topology
+			switch target {
+			case embedded.Target:
+				var et *embedded.Topology
+				et, err = embedded.Start(ctx, embedded.Options{DataDir: dataDir, Flaws: fl, Logger: log})
+				if et != nil {
+					topo = et
+				}
+			case containers.Target:
+				var ct *containers.Topology
+				ct, err = containers.Start(ctx, containers.Options{Flaws: fl, Logger: log})
+				if ct != nil {
+					topo = ct
+				}
+			default:
+				return usageErr("--target %q: want embedded or containers", target)
+			}
 			if err != nil {
 				if topo != nil {
-					topo.Close(context.Background())
+					topo.Close(context.WithoutCancel(ctx))
 				}
 				return infraErr(err)
 			}
 			printTopology(cmd.OutOrStdout(), topo, fl, asJSON)
 			<-ctx.Done()
 			log.Info("stopping topology")
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := topo.Close(sctx); err != nil {
 				return infraErr(fmt.Errorf("stop topology: %w", err))
@@ -99,41 +131,126 @@ through the printed control address.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&target, "target", embedded.Target, "where the sites run: embedded (in this process)")
-	fl.StringVar(&dataDir, "data-dir", "", "keep each site's data on disk below this directory (default: memory)")
+	fl.StringVar(&target, "target", embedded.Target, "where the sites run: embedded (in this process) or containers (Docker)")
+	fl.StringVar(&dataDir, "data-dir", "", "embedded: keep each site's data on disk below this directory (default: memory)")
 	fl.StringArrayVar(&flaws, "flaw", nil, "turn on a named flaw of the reference engine (repeatable)")
 	fl.BoolVar(&asJSON, "json", false, "print the topology as one JSON line")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	return cmd
 }
 
-func printTopology(w io.Writer, topo *embedded.Topology, fl replication.Flaws, asJSON bool) {
-	info := topologyInfo{Target: topo.Target(), WANControl: topo.WANControl(), Flaws: fl.String()}
+func newTopologyDownCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "down (--all | ID...)",
+		Short: "Remove containers topologies left behind",
+		Long: `Remove the containers, volumes and networks of containers topologies: those
+with the given ids (printed by 'topology up --target containers'), or with
+--all every one replcheck made (they carry the label ` + containers.LabelManaged + `).
+Nothing without the label is touched. A topology whose process is still
+running stops working.`,
+		Example: `  replcheck topology down --all
+  replcheck topology down 3f9a0c12`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return usageErr("give --all or topology ids, not both or neither")
+			}
+			ctx := cmd.Context()
+			p, err := containers.Provider(ctx)
+			if err != nil {
+				return infraErr(err)
+			}
+			defer p.Close()
+			var removed containers.Leftovers
+			if all {
+				removed, err = containers.DownAll(ctx, p.Client())
+			} else {
+				for _, id := range args {
+					var l containers.Leftovers
+					l, err = containers.DownRun(ctx, p.Client(), id)
+					removed.Containers += l.Containers
+					removed.Volumes += l.Volumes
+					removed.Networks += l.Networks
+					if err != nil {
+						break
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", removed)
+			if err != nil {
+				return infraErr(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "remove every topology replcheck made on this Docker engine")
+	return cmd
+}
+
+// describeTopologySite says how to reach a site of any target.
+func describeTopologySite(hs harness.Site) siteInfo {
+	if es, ok := hs.(*embedded.Site); ok {
+		return describeSite(es.Site, "")
+	}
+	c := hs.Credentials()
+	info := siteInfo{Site: hs.Name(), Region: hs.Region(), Replicated: hs.Replicated().S3, NonReplicated: hs.NonReplicated().S3,
+		SwiftAuth: hs.Replicated().SwiftAuth, SwiftAuthNonRepl: hs.NonReplicated().SwiftAuth,
+		AccessKey: c.AccessKey, SecretKey: c.SecretKey, SwiftUser: c.SwiftUser, SwiftKey: c.SwiftKey}
+	if cs, ok := hs.(*containers.Site); ok {
+		info.Internal = cs.InternalURL()
+	}
+	return info
+}
+
+func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJSON bool) {
+	info := topologyInfo{Target: topo.Target(), Flaws: fl.String()}
+	switch t := topo.(type) {
+	case *embedded.Topology:
+		info.WANControl = t.WANControl()
+	case *containers.Topology:
+		info.ID = t.ID()
+	}
 	for _, hs := range topo.Sites() {
-		s, _ := topo.EngineSite(hs.Name())
-		info.Sites = append(info.Sites, describeSite(s.Site, ""))
+		info.Sites = append(info.Sites, describeTopologySite(hs))
 	}
 	for _, l := range topo.Links() {
 		wl := l.WAN()
-		info.Links = append(info.Links, linkInfo{From: l.From(), To: l.To(), Name: wl.Name(), Listen: wl.Addr(), Upstream: wl.Upstream()})
+		li := linkInfo{From: l.From(), To: l.To(), Name: wl.Name(), Listen: wl.Addr(), Upstream: wl.Upstream()}
+		if cl, ok := l.(*containers.Link); ok {
+			li.Control = cl.Control()
+		}
+		info.Links = append(info.Links, li)
 	}
 	if asJSON {
 		json.NewEncoder(w).Encode(info)
 		return
 	}
 	fmt.Fprintf(w, "replcheck topology (%s target, flaws: %s)\n", info.Target, info.Flaws)
+	if info.ID != "" {
+		fmt.Fprintf(w, "  id %s: containers rc-%s-*; remove leftovers with 'replcheck topology down %s'\n", info.ID, info.ID, info.ID)
+	}
 	for _, s := range info.Sites {
 		fmt.Fprintf(w, "\nsite %s (region %s)\n", s.Site, s.Region)
 		fmt.Fprintf(w, "  replicated endpoint:      %s   (Swift auth %s)\n", s.Replicated, s.SwiftAuth)
 		fmt.Fprintf(w, "  non-replicated endpoint:  %s   (Swift auth %s)\n", s.NonReplicated, s.SwiftAuthNonRepl)
-		fmt.Fprintf(w, "  replication status:       %s%s   (Prometheus: %s%s)\n", s.Internal, replication.StatusPath, s.Internal, replication.MetricsPath)
+		if s.Internal != "" {
+			fmt.Fprintf(w, "  replication status:       %s%s   (Prometheus: %s%s)\n", s.Internal, replication.StatusPath, s.Internal, replication.MetricsPath)
+		}
 	}
 	u := info.Sites[0]
 	fmt.Fprintf(w, "\ncredentials (both sites)\n  S3 access key:  %s\n  S3 secret key:  %s\n  Swift user:     %s   (key: the S3 secret key)\n",
 		u.AccessKey, u.SecretKey, u.SwiftUser)
-	fmt.Fprintf(w, "\nWAN links (toxiproxy control API at %s)\n", info.WANControl)
+	if info.WANControl != "" {
+		fmt.Fprintf(w, "\nWAN links (toxiproxy control API at %s)\n", info.WANControl)
+	} else {
+		fmt.Fprintf(w, "\nWAN links (a toxiproxy container each; control API as shown)\n")
+	}
 	for _, l := range info.Links {
-		fmt.Fprintf(w, "  %-30s %s → %s\n", l.Name, l.Listen, l.Upstream)
+		ctl := ""
+		if l.Control != "" {
+			ctl = "   (control " + l.Control + ")"
+		}
+		fmt.Fprintf(w, "  %-30s %s → %s%s\n", l.Name, l.Listen, l.Upstream, ctl)
 	}
 	fmt.Fprintln(w, "\nStop with Ctrl-C or SIGTERM.")
 }

@@ -42,6 +42,7 @@ import (
 	mobynet "github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/replcheck/replcheck/engine/replication"
@@ -161,7 +162,17 @@ func Provider(ctx context.Context) (*testcontainers.DockerProvider, error) {
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
-	p, err := testcontainers.NewDockerProvider()
+	// testcontainers falls back to the default socket when DOCKER_HOST
+	// does not answer; a user who names an engine means that one.
+	if host := os.Getenv("DOCKER_HOST"); host != "" {
+		if err := ping(ctx, host); err != nil {
+			return nil, fmt.Errorf("%w at DOCKER_HOST=%s: %w", ErrNoDocker, host, err)
+		}
+	}
+	// testcontainers writes a banner to stderr by default; what it says
+	// belongs in the topology's log, where tcLogger puts it.
+	tclog.SetDefault(tcLogger{slog.Default()})
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tcLogger{slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoDocker, err)
 	}
@@ -172,6 +183,19 @@ func Provider(ctx context.Context) (*testcontainers.DockerProvider, error) {
 		return nil, fmt.Errorf("%w: %w", ErrNoDocker, err)
 	}
 	return p, nil
+}
+
+// ping asks the engine at host for its version.
+func ping(ctx context.Context, host string) error {
+	c, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = c.Ping(ctx, client.PingOptions{})
+	return err
 }
 
 // Start starts the topology. On error it returns what was started, so the
@@ -698,4 +722,8 @@ func (s *Site) ReplicationStatus(ctx context.Context) (harness.ReplicationStatus
 // tcLogger sends testcontainers' messages to the topology's log.
 type tcLogger struct{ l *slog.Logger }
 
-func (l tcLogger) Printf(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l tcLogger) Printf(format string, v ...any) {
+	if l.l.Enabled(context.Background(), slog.LevelDebug) {
+		l.l.Debug(fmt.Sprintf(format, v...))
+	}
+}

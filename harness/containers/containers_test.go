@@ -13,27 +13,19 @@ import (
 
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
+	"github.com/replcheck/replcheck/harness/containers/dockertest"
 	"github.com/replcheck/replcheck/harness/wan"
 	"github.com/replcheck/replcheck/verifier/client"
 )
-
-// EnvRequireDocker makes the tests fail, not skip, without a Docker
-// engine: CI sets it where one runs, so they never skip there unseen.
-const EnvRequireDocker = "REPLCHECK_REQUIRE_DOCKER"
 
 // binary is the static replcheck the tests pack into the image, built
 // once per test process ("" when there is no Docker engine).
 var binary string
 
-var noDocker error
-
 func TestMain(m *testing.M) {
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	ctx := context.Background()
-	if p, err := containers.Provider(ctx); err != nil {
-		noDocker = err
-	} else {
-		p.Close()
+	if dockertest.Available() == nil {
 		dir, err := os.MkdirTemp("", "replcheck-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -47,27 +39,56 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 	}
 	code := m.Run()
+	if code == 0 && dockertest.Available() == nil {
+		// Nothing this process started may outlive it.
+		if left, err := leftovers(ctx); err != nil || left != "" {
+			fmt.Fprintf(os.Stderr, "FAIL: topologies of this test process left behind: %s %v\n", left, err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
-// needDocker skips the test, saying why, when no Docker engine answers
-// (or fails it under EnvRequireDocker).
-func needDocker(t testing.TB) {
-	t.Helper()
-	if noDocker == nil {
-		return
-	}
-	if os.Getenv(EnvRequireDocker) != "" {
-		t.Fatalf("%s is set but: %v", EnvRequireDocker, noDocker)
-	}
-	t.Skipf("skipping: the containers target needs a Docker engine: %v", noDocker)
+// runPrefix starts the run id of every topology this process starts, so
+// that leftovers can tell them from those of tests running beside it.
+var runPrefix = fmt.Sprintf("t%d-", os.Getpid())
+
+var runSeq int
+
+func runID() string {
+	runSeq++
+	return fmt.Sprintf("%s%d", runPrefix, runSeq)
 }
+
+// leftovers lists what remains of this process's topologies.
+func leftovers(ctx context.Context) (string, error) {
+	p, err := containers.Provider(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer p.Close()
+	var out []string
+	for i := 1; i <= runSeq; i++ {
+		id := fmt.Sprintf("%s%d", runPrefix, i)
+		l, err := containers.Find(ctx, p.Client(), id)
+		if err != nil {
+			return "", err
+		}
+		if l != (containers.Leftovers{}) {
+			out = append(out, id+": "+l.String())
+		}
+	}
+	return strings.Join(out, "; "), nil
+}
+
+func needDocker(t testing.TB) { t.Helper(); dockertest.Need(t) }
 
 // start starts a topology that is removed when the test ends.
 func start(t testing.TB, opts containers.Options) *containers.Topology {
 	t.Helper()
 	needDocker(t)
 	opts.Binary = binary
+	opts.RunID = runID()
 	if opts.MaxBackoff == 0 {
 		opts.MinBackoff, opts.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
 	}
@@ -306,7 +327,8 @@ func TestReplicationAcrossContainers(t *testing.T) {
 }
 
 // TestCloseLeavesNothing: Close removes every container, volume and
-// network of the topology; DownAll removes a topology nobody closed.
+// network of the topology; DownRun removes a topology nobody closed, as
+// after a crashed run.
 func TestCloseLeavesNothing(t *testing.T) {
 	needDocker(t)
 	ctx := context.Background()
@@ -315,33 +337,33 @@ func TestCloseLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	topo, err := containers.Start(ctx, containers.Options{Binary: binary, RunID: "leftover-" + fmt.Sprint(time.Now().UnixNano()%1e6)})
-	if err != nil {
-		if topo != nil {
-			topo.Close(ctx)
+	for _, crashed := range []bool{false, true} {
+		id := runID()
+		topo, err := containers.Start(ctx, containers.Options{Binary: binary, RunID: id})
+		if err != nil {
+			if topo != nil {
+				topo.Close(ctx)
+			}
+			t.Fatal(err)
 		}
-		t.Fatal(err)
-	}
-	l, err := containers.Find(ctx, p.Client(), topo.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Containers != 4 || l.Volumes != 2 || l.Networks != 2 {
-		t.Fatalf("running topology: %v, want 4 containers, 2 volumes, 2 networks", l)
-	}
-	// A crashed run: nobody calls Close; down --all cleans up.
-	removed, err := containers.DownAll(ctx, p.Client())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if removed.Containers < 4 || removed.Volumes < 2 || removed.Networks < 2 {
-		t.Errorf("DownAll removed %v", removed)
-	}
-	if l, err := containers.Find(ctx, p.Client(), ""); err != nil || l != (containers.Leftovers{}) {
-		t.Fatalf("after DownAll: %v %v", l, err)
-	}
-	if err := topo.Close(ctx); err != nil {
-		t.Errorf("Close after DownAll: %v", err)
+		l, err := containers.Find(ctx, p.Client(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l != (containers.Leftovers{Containers: 4, Volumes: 2, Networks: 2}) {
+			t.Fatalf("running topology: %v, want 4 containers, 2 volumes, 2 networks", l)
+		}
+		if crashed { // nobody calls Close; `topology down ID` cleans up
+			removed, err := containers.DownRun(ctx, p.Client(), id)
+			if err != nil || removed != l {
+				t.Errorf("DownRun removed %v (%v), want %v", removed, err, l)
+			}
+		} else if err := topo.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := containers.Find(ctx, p.Client(), id); err != nil || l != (containers.Leftovers{}) {
+			t.Fatalf("crashed %v: after cleanup: %v %v", crashed, l, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/moby/moby/client"
 )
@@ -52,6 +53,14 @@ func Down(ctx context.Context, cli client.APIClient, runID string) error {
 	return err
 }
 
+// DownRun removes the topology runID and says what it removed.
+func DownRun(ctx context.Context, cli client.APIClient, runID string) (Leftovers, error) {
+	if runID == "" {
+		return Leftovers{}, errors.New("no topology id given")
+	}
+	return down(ctx, cli, runID)
+}
+
 // DownAll removes what every topology left behind (crashed runs).
 func DownAll(ctx context.Context, cli client.APIClient) (Leftovers, error) { return down(ctx, cli, "") }
 
@@ -63,9 +72,20 @@ func down(ctx context.Context, cli client.APIClient, runID string) (Leftovers, e
 	if err != nil {
 		return l, fmt.Errorf("list containers: %w", err)
 	}
-	for _, c := range cs.Items {
-		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
+	// At once: each removal waits for its container to die.
+	cerrs := make([]error, len(cs.Items))
+	var wg sync.WaitGroup
+	for i, c := range cs.Items {
+		wg.Go(func() {
+			if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+				cerrs[i] = fmt.Errorf("remove container %s: %w", c.ID[:12], err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range cerrs {
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		l.Containers++

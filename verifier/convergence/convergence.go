@@ -263,8 +263,18 @@ func (t *Tracker) Observe(op history.Op) {
 	switch op.Kind {
 	case history.Put, history.Overwrite, history.Multipart, history.Delete, history.Copy:
 	case history.Meta:
+		// Not probed (the object keeps the id of the data it holds), but
+		// remembered: a peer serving the update shows that writes it
+		// followed were superseded. In doubt counts too, as for data:
+		// served, it took effect.
 		if op.Outcome == history.OK {
 			t.skip("meta")
+		}
+		if op.Outcome != history.Failed {
+			t.mu.Lock()
+			t.ops[op.ID] = &opRec{id: op.ID, site: op.Site, kind: op.Kind, key: objKey{op.Bucket, op.Key},
+				invoke: op.Invoke, complete: op.Complete, acked: op.Outcome == history.OK}
+			t.mu.Unlock()
 		}
 		return
 	default:

@@ -194,6 +194,7 @@ func (t *Tracker) next(ctx context.Context, s *site, timer *time.Timer) *target 
 // observation is what one probe saw.
 type observation struct {
 	served     string // the op id in the object's metadata
+	updated    string // the metadata update that last rewrote it, if any
 	notFound   bool
 	err        error
 	sent, recv history.Time // of the request that answered
@@ -240,7 +241,7 @@ func (t *Tracker) head(ctx context.Context, s *site, k objKey, withKey bool) obs
 		ob.requests++
 		switch {
 		case err == nil:
-			ob.served, ob.sseC, ob.err = info.Meta[state.MetaOpID], withKey, nil
+			ob.served, ob.updated, ob.sseC, ob.err = info.Meta[state.MetaOpID], info.Meta[state.MetaUpdateID], withKey, nil
 			return ob
 		case client.IsNotFound(err):
 			ob.notFound, ob.sseC, ob.err = true, withKey, nil
@@ -343,8 +344,9 @@ func (t *Tracker) before(a, b *opRec) bool {
 
 // producer is the latest write that could have made the value ob shows:
 // the write its id names, if it is a write of this key; else (the id of a
-// write of another key, or of none seen) the latest copy onto the key; for
-// not found, the latest acknowledged delete. An in-doubt write counts
+// write of another key, or of none seen) the latest copy onto the key;
+// the metadata update the object names, if later; for not found, the
+// latest acknowledged delete. An in-doubt write counts
 // when its id is served (which proves it took effect), but not for not
 // found, which it cannot explain. nil when nothing seen explains it.
 func (t *Tracker) producer(ks *keyState, ob observation) *opRec {
@@ -363,10 +365,16 @@ func (t *Tracker) producer(ks *keyState, ob observation) *opRec {
 	case ob.served == "":
 		return nil // not an object of this run
 	}
+	p := latest(ks.copies)
 	if rec := t.ops[ob.served]; rec != nil && rec.key == ks.key && rec.isData() {
-		return rec
+		p = rec
 	}
-	return latest(ks.copies)
+	// A metadata update rewrites the object it found, whose data may be
+	// older than a delete it followed: the value is the update's.
+	if m := t.ops[ob.updated]; m != nil && m.key == ks.key && m.kind == history.Meta && (p == nil || m.invoke > p.invoke) {
+		p = m
+	}
+	return p
 }
 
 // resolve settles w. Call with mu held. The caller drops w from the list

@@ -24,10 +24,21 @@ type fakeSite struct {
 	name          string
 	mu            sync.Mutex
 	serves        map[string]string
+	touched       map[string]string // key → the metadata update that rewrote it
 	down          bool
 }
 
-func newFake(name string) *fakeSite { return &fakeSite{name: name, serves: map[string]string{}} }
+func newFake(name string) *fakeSite {
+	return &fakeSite{name: name, serves: map[string]string{}, touched: map[string]string{}}
+}
+
+// setUpdated has key show metadata update meta over write id.
+func (f *fakeSite) setUpdated(key, id, meta string) {
+	f.set(key, id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.touched[key] = meta
+}
 
 func (f *fakeSite) Site() string { return f.name }
 func (f *fakeSite) API() string  { return client.APIS3 }
@@ -58,7 +69,11 @@ func (f *fakeSite) Head(ctx context.Context, bucket, key string, o client.GetOpt
 	if !ok {
 		return client.ObjectInfo{}, minio.ErrorResponse{StatusCode: 404, Code: "NoSuchKey"}
 	}
-	return client.ObjectInfo{Meta: map[string]string{state.MetaOpID: id}}, nil
+	meta := map[string]string{state.MetaOpID: id}
+	if m := f.touched[key]; m != "" {
+		meta[state.MetaUpdateID] = m
+	}
+	return client.ObjectInfo{Meta: meta}, nil
 }
 
 // fakeRun drives a tracker over two fake sites with ops made up by hand.
@@ -214,6 +229,37 @@ func TestRules(t *testing.T) {
 		r.await("delete converged, w2 superseded by it", func(ws map[string]convergence.Write) bool {
 			return is(convergence.Converged, "")(ws[d]) && is(convergence.Superseded, d)(ws[w2])
 		})
+	})
+
+	t.Run("metadata-update-after-delete", func(t *testing.T) {
+		// b updates the metadata of the object a has just deleted, before
+		// the delete arrives: the update is later, wins at both sites,
+		// and brings the object back to a with the old data's id. The
+		// delete never reaches b, but the update superseded it.
+		r := newFakeRun(t, convergence.Config{})
+		w := r.write("a", "k")
+		r.b.set("k", w)
+		r.await("put converged", func(ws map[string]convergence.Write) bool { return ws[w].State == convergence.Converged })
+		d := r.op("a", history.Delete, "k", history.OK).ID
+		r.a.set("k", "")
+		r.still(d)
+		m := r.op("b", history.Meta, "k", history.OK).ID
+		r.b.setUpdated("k", w, m)
+		r.a.setUpdated("k", w, m)
+		r.await("delete superseded by the update", func(ws map[string]convergence.Write) bool {
+			return is(convergence.Superseded, m)(ws[d])
+		})
+		// An update concurrent with the delete is no proof: b may yet
+		// take the delete.
+		r2 := newFakeRun(t, convergence.Config{ClockUncertainty: time.Hour})
+		w = r2.write("a", "k")
+		r2.b.set("k", w)
+		r2.await("put converged", func(ws map[string]convergence.Write) bool { return ws[w].State == convergence.Converged })
+		d = r2.op("a", history.Delete, "k", history.OK).ID
+		r2.a.set("k", "")
+		m = r2.op("b", history.Meta, "k", history.OK).ID
+		r2.b.setUpdated("k", w, m)
+		r2.still(d)
 	})
 
 	t.Run("copy", func(t *testing.T) {

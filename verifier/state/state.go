@@ -28,6 +28,12 @@ import (
 // operation id: it identifies objects too small for the payload header.
 const MetaOpID = "replcheck-op"
 
+// MetaUpdateID is the user-metadata name under which a metadata update
+// records its own operation id (MetaOpID keeps the id of the write whose
+// data the object holds): it tells a probe that the object was rewritten
+// by that update.
+const MetaUpdateID = "touched"
+
 // Options configure a read.
 type Options struct {
 	// SSEC is the customer key the run's SSE-C writes used; objects that

@@ -655,7 +655,7 @@ func (w *worker) meta(ctx context.Context, site, api, bucket, key string) error 
 	c := w.client(site, api, false)
 	id := c.NextID()
 	err := c.UpdateMeta(client.Annotate(ctx, client.Annotation{ID: id, Kind: history.Meta}), bucket, key,
-		map[string]string{state.MetaOpID: b.cur, "touched": id})
+		map[string]string{state.MetaOpID: b.cur, state.MetaUpdateID: id})
 	return w.count(history.Meta, err, 0)
 }
 

@@ -273,9 +273,11 @@ func TestReplicationAcrossContainers(t *testing.T) {
 			t.Fatal("a crashed site still answers")
 		}
 		put(t, sa, "cont", "during-crash", "queued at a")
+		t0 := time.Now()
 		if err := cr.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("restart of %s: %v to ready", b.Name(), time.Since(t0).Round(time.Millisecond))
 		// Same ports, same volume: old data is there, new data arrives.
 		if got := read(t, sb, "cont", "a-to-b"); got != "from a" {
 			t.Fatalf("after restart %s serves %q", b.Name(), got)

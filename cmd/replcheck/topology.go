@@ -140,7 +140,7 @@ engine for --target containers).`,
 }
 
 func newTopologyDownCmd() *cobra.Command {
-	var all bool
+	var all, images bool
 	cmd := &cobra.Command{
 		Use:   "down (--all | ID...)",
 		Short: "Remove containers topologies left behind",
@@ -148,8 +148,10 @@ func newTopologyDownCmd() *cobra.Command {
 with the given ids (printed by 'topology up --target containers'), or with
 --all every one replcheck made (they carry the label ` + containers.LabelManaged + `).
 Nothing without the label is touched. A topology whose process is still
-running stops working.`,
+running stops working. With --images, also the images replcheck built
+(repository ` + containers.ImageRepo + `, one per replcheck binary) that no container uses.`,
 		Example: `  replcheck topology down --all
+  replcheck topology down --all --images
   replcheck topology down 3f9a0c12`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
@@ -180,10 +182,18 @@ running stops working.`,
 			if err != nil {
 				return infraErr(err)
 			}
+			if images {
+				n, err := containers.PruneImages(ctx, p.Client(), "")
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %d images\n", n)
+				if err != nil {
+					return infraErr(err)
+				}
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "remove every topology replcheck made on this Docker engine")
+	cmd.Flags().BoolVar(&images, "images", false, "also remove replcheck's images that no container uses")
 	return cmd
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 )
 
@@ -115,4 +118,47 @@ func down(ctx context.Context, cli client.APIClient, runID string) (Leftovers, e
 		}
 	}
 	return l, errors.Join(errs...)
+}
+
+// PruneImages removes the images EnsureImage built (one per replcheck
+// binary, kept as a cache) except keep and those a container still uses,
+// and returns how many it removed.
+func PruneImages(ctx context.Context, cli client.APIClient, keep string) (int, error) {
+	// By name, and by label for an image whose tag a later build of the
+	// same binary took.
+	var imgs []image.Summary
+	seen := map[string]bool{}
+	for _, f := range []client.Filters{client.Filters{}.Add("reference", ImageRepo), client.Filters{}.Add("label", LabelManaged+"=true")} {
+		l, err := cli.ImageList(ctx, client.ImageListOptions{Filters: f})
+		if err != nil {
+			return 0, fmt.Errorf("list images: %w", err)
+		}
+		for _, img := range l.Items {
+			if !seen[img.ID] {
+				seen[img.ID] = true
+				imgs = append(imgs, img)
+			}
+		}
+	}
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	used := map[string]bool{}
+	for _, c := range cs.Items {
+		used[c.ImageID] = true
+	}
+	n := 0
+	var errs []error
+	for _, img := range imgs {
+		if used[img.ID] || slices.Contains(img.RepoTags, keep) {
+			continue
+		}
+		if _, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove image %s: %w", strings.Join(img.RepoTags, ","), err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

@@ -29,6 +29,7 @@ const EnvBinary = "REPLCHECK_BINARY"
 // dockerfile packs the binary alone: the image has nothing to pull and
 // nothing but replcheck in it.
 const dockerfile = `FROM scratch
+LABEL org.replcheck.managed=true
 COPY replcheck /replcheck
 ENTRYPOINT ["/replcheck"]
 `

@@ -1,0 +1,246 @@
+// Package suite is what the Ginkgo suites share: the target they run
+// against, chosen by flags or environment, and sessions whose operations
+// are recorded and then judged by the verifier (convergence probes, the
+// final state of both sites, the checker), never by ad-hoc sleeps.
+//
+// Flags (after -args with go test, after -- with the ginkgo CLI), each
+// with an environment variable that sets its default:
+//
+//	--target embedded|containers|external   REPLCHECK_TARGET (default embedded)
+//	--sites FILE                            REPLCHECK_SITES  (external target)
+//	--flaw NAME[,NAME]                      REPLCHECK_FLAWS  (reference engine's flaws)
+//
+// Credentials of external sites come from environment variables only,
+// named in the sites file. Everything a suite creates is a bucket whose
+// name starts with the run's prefix ("rcs-<random>-"), and Teardown
+// removes exactly those.
+package suite
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/replcheck/replcheck/engine/replication"
+	"github.com/replcheck/replcheck/harness"
+	"github.com/replcheck/replcheck/harness/containers"
+	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/verifier/client"
+)
+
+// Targets a suite can run against.
+const (
+	TargetEmbedded   = "embedded"
+	TargetContainers = "containers"
+	TargetExternal   = "external"
+)
+
+var (
+	flagTarget = flag.String("target", envOr("REPLCHECK_TARGET", TargetEmbedded), "where the sites run: embedded, containers or external (REPLCHECK_TARGET)")
+	flagSites  = flag.String("sites", os.Getenv("REPLCHECK_SITES"), "sites file of the external target (REPLCHECK_SITES)")
+	flagFlaws  = flag.String("flaw", os.Getenv("REPLCHECK_FLAWS"), "comma-separated flaws of the reference engine to turn on (REPLCHECK_FLAWS)")
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// Env is the target of one suite run.
+type Env struct {
+	Target string
+	Topo   harness.Topology
+	Flaws  replication.Flaws
+	// Prefix starts the name of every bucket the run creates.
+	Prefix string
+
+	rt *http.Transport
+	mu sync.Mutex
+	// created are the buckets to remove at Teardown.
+	created []string
+}
+
+// Opener opens the external target from a sites file; the external
+// package registers it, so that this package does not depend on it.
+var Opener func(ctx context.Context, sitesFile string) (harness.Topology, error)
+
+// Setup starts (or, for external, opens) the target the flags name.
+func Setup(ctx context.Context) (*Env, error) {
+	fl, err := replication.ParseFlaws(splitList(*flagFlaws)...)
+	if err != nil {
+		return nil, fmt.Errorf("--flaw: %w", err)
+	}
+	e := &Env{Target: *flagTarget, Flaws: fl, Prefix: "rcs-" + randomHex(4) + "-", rt: client.NewTransport()}
+	switch e.Target {
+	case TargetEmbedded:
+		t, err := embedded.Start(ctx, embedded.Options{Flaws: fl, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second})
+		if t != nil {
+			e.Topo = t
+		}
+		if err != nil {
+			return e, err
+		}
+	case TargetContainers:
+		t, err := containers.Start(ctx, containers.Options{Flaws: fl, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second})
+		if t != nil {
+			e.Topo = t
+		}
+		if err != nil {
+			return e, err
+		}
+	case TargetExternal:
+		if len(fl) > 0 {
+			return nil, errors.New("--flaw is for the reference engine (embedded and containers targets)")
+		}
+		if *flagSites == "" {
+			return nil, errors.New("the external target needs --sites FILE (or REPLCHECK_SITES)")
+		}
+		if Opener == nil {
+			return nil, errors.New("the external target is not linked into this suite")
+		}
+		t, err := Opener(ctx, *flagSites)
+		if err != nil {
+			return nil, err
+		}
+		e.Topo = t
+	default:
+		return nil, fmt.Errorf("--target %q: want embedded, containers or external", e.Target)
+	}
+	return e, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Sites returns the topology's sites.
+func (e *Env) Sites() []harness.Site { return e.Topo.Sites() }
+
+// Site returns the i-th site.
+func (e *Env) Site(i int) harness.Site { return e.Topo.Sites()[i] }
+
+// Missing returns a reason to skip a spec that needs caps, or "".
+func (e *Env) Missing(caps ...harness.Capability) string {
+	if err := e.Topo.Capabilities().Require(e.Target, caps...); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// Client returns an unrecorded client of site's replicated (or
+// non-replicated) endpoint through api (client.APIS3 or client.APISwift).
+func (e *Env) Client(site harness.Site, api string, replicated bool) (client.Client, error) {
+	switch api {
+	case client.APIS3:
+		return client.NewS3(site, replicated, client.WithTransport(e.rt))
+	case client.APISwift:
+		return client.NewSwift(site, replicated, client.WithTransport(e.rt))
+	}
+	return nil, fmt.Errorf("api %q: want %s or %s", api, client.APIS3, client.APISwift)
+}
+
+// BucketName returns the run's name for a bucket called name in a spec,
+// and registers it for removal at Teardown. Names from different specs
+// must differ.
+func (e *Env) BucketName(name string) string {
+	b := e.Prefix + name
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !slices.Contains(e.created, b) {
+		e.created = append(e.created, b)
+	}
+	return b
+}
+
+// Owns reports whether bucket is one this run created.
+func (e *Env) Owns(bucket string) bool { return strings.HasPrefix(bucket, e.Prefix) }
+
+// Teardown removes the run's buckets (objects, versions and all) at every
+// site, then stops the topology it started. Buckets it did not create are
+// never touched.
+func (e *Env) Teardown(ctx context.Context) error {
+	if e == nil || e.Topo == nil {
+		return nil
+	}
+	var errs []error
+	e.mu.Lock()
+	created := slices.Clone(e.created)
+	e.mu.Unlock()
+	for _, s := range e.Sites() {
+		for _, replicated := range []bool{true, false} {
+			if !replicated && s.NonReplicated().S3 == "" {
+				continue
+			}
+			c, err := e.Client(s, client.APIS3, replicated)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, b := range created {
+				if err := Empty(ctx, c, b); err != nil && !client.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("empty %s at %s: %w", b, s.Name(), err))
+					continue
+				}
+				if err := c.DeleteBucket(ctx, b); err != nil && !client.IsNotFound(err) && !isConflict(err) {
+					errs = append(errs, fmt.Errorf("remove %s at %s: %w", b, s.Name(), err))
+				}
+			}
+		}
+	}
+	e.rt.CloseIdleConnections()
+	if e.Target != TargetExternal {
+		errs = append(errs, e.Topo.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// isConflict is a bucket that is not empty yet (the peer's replica of an
+// object arriving after it was emptied): removed at the other site or
+// left for the topology's end.
+func isConflict(err error) bool {
+	return strings.Contains(err.Error(), "BucketNotEmpty") || strings.Contains(err.Error(), "409")
+}
+
+// Empty deletes every object, version and delete marker in bucket
+// through c, which must be an S3 client.
+func Empty(ctx context.Context, c client.Client, bucket string) error {
+	s3, ok := c.(*client.S3)
+	if !ok {
+		return fmt.Errorf("empty %s: not an S3 client", bucket)
+	}
+	mc := s3.Minio()
+	for o := range mc.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+		if o.Err != nil {
+			return o.Err
+		}
+		if err := mc.RemoveObject(ctx, bucket, o.Key, minio.RemoveObjectOptions{VersionID: o.VersionID}); err != nil && !client.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}

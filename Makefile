@@ -7,7 +7,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: all build test test-short calibrate calibrate-containers bench lint fuzz clean
+.PHONY: all build test test-short calibrate calibrate-containers suites suites-flaws bench lint fuzz clean
 
 all: build
 
@@ -38,6 +38,32 @@ CALIBRATE_CONTAINERS_FLAGS ?= --quick --seeds 1 --parallel 2 --flaw volatile-que
 calibrate-containers:
 	@if ! docker info >/dev/null 2>&1; then echo "calibrate-containers: skipped: no Docker engine answers (docker info failed)"; exit 0; fi; \
 	out=$$(mktemp -d); $(GO) run ./cmd/replcheck calibrate --target containers $(CALIBRATE_CONTAINERS_FLAGS) --out $$out; rm -rf $$out
+
+# The Ginkgo suites against a target: TARGET=embedded (default),
+# containers, or external with SITES=sites.yaml (credentials from the
+# environment variables the file names). LABELS filters specs, e.g.
+# LABELS='conformance && !slow'; FLAW turns on a reference-engine flaw.
+# JUnit and JSON reports go to SUITES_OUT.
+TARGET     ?= embedded
+SITES      ?=
+FLAW       ?=
+LABELS     ?=
+SUITES_OUT ?= suites-report
+suites:
+	@mkdir -p $(SUITES_OUT)
+	REPLCHECK_TARGET=$(TARGET) REPLCHECK_SITES=$(SITES) REPLCHECK_FLAWS=$(FLAW) \
+	  $(GO) tool ginkgo -r --keep-going --timeout 30m --junit-report junit.xml --json-report report.json \
+	  --output-dir $(SUITES_OUT) $(if $(LABELS),--label-filter '$(LABELS)') ./suites
+
+# The suites on the embedded engine with each flaw turned on in turn: each
+# run must fail exactly in the specs labelled flaw:<name>.
+FLAWS ?= sse-multipart-flatten sse-reencrypt-echo sse-plaintext-replica skip-encrypted wallclock-lww drop-delete-while-peer-down volatile-queue no-retry serial-large-objects
+suites-flaws:
+	@mkdir -p $(SUITES_OUT); rc=0; for f in $(FLAWS); do \
+	  REPLCHECK_TARGET=embedded REPLCHECK_FLAWS=$$f $(GO) tool ginkgo -r --keep-going --timeout 30m --silence-skips \
+	    --json-report flaw-$$f.json --output-dir $(SUITES_OUT) ./suites >$(SUITES_OUT)/flaw-$$f.log 2>&1 || true; \
+	  $(GO) run ./tools/flawmatrix -flaw $$f $(SUITES_OUT)/flaw-$$f.json || rc=1; \
+	done; exit $$rc
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -222,13 +222,17 @@ func (r *run) do(ctx context.Context) (err error) {
 		return infra("%w", err)
 	}
 	defer r.hist.Close()
-	r.tracker, err = convergence.New(convergence.Config{
+	tracker, err := convergence.New(convergence.Config{
 		Sites: s.Topology.Sites, Probes: r.probes, SSEC: r.ssec, SLO: s.Checks.SLO,
 		Clock: r.hist.Now, ClockUncertainty: s.Checks.ClockUncertainty,
 	})
 	if err != nil {
 		return infra("convergence probes: %w", err)
 	}
+	// The progress loop reads the tracker from its own goroutine.
+	r.mu.Lock()
+	r.tracker = tracker
+	r.mu.Unlock()
 	r.hist.OnComplete(func(op history.Op) {
 		r.ops.Add(1)
 		r.tracker.Observe(op)
@@ -531,12 +535,13 @@ func (r *run) report(phase string) {
 		return
 	}
 	p := Progress{Phase: phase, Elapsed: time.Since(r.start), Ops: int(r.ops.Load())}
-	if r.tracker != nil {
-		p.PendingOps, p.PendingBytes = r.tracker.Pending()
-	}
 	r.mu.Lock()
+	tracker := r.tracker
 	p.Faults = slices.Clone(r.active)
 	r.mu.Unlock()
+	if tracker != nil {
+		p.PendingOps, p.PendingBytes = tracker.Pending()
+	}
 	r.reporting.Lock()
 	defer r.reporting.Unlock()
 	r.o.Progress(p)

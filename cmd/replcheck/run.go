@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/harness/external"
 	"github.com/replcheck/replcheck/reports"
 	"github.com/replcheck/replcheck/runner"
 	scenario "github.com/replcheck/replcheck/scenarios"
@@ -34,6 +36,10 @@ type runFlags struct {
 	quiet  bool
 	json   bool
 	target string
+	sites  string
+
+	// ext is the sites file of --sites, loaded by the first retarget.
+	ext *external.File
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -42,16 +48,145 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl.Uint64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines while running")
 	fl.BoolVar(&f.json, "json", false, "print each result as one JSON line instead of a summary")
-	fl.StringVar(&f.target, "target", "", "where the sites run: embedded or containers (default: the scenario's, usually embedded)")
+	fl.StringVar(&f.target, "target", "", "where the sites run: embedded, containers or external (default: the scenario's, usually embedded; external with --sites)")
+	fl.StringVar(&f.sites, "sites", "", "run against your own two sites, described by this sites file (docs/sites-file.md); implies --target external")
 }
 
-// retarget points s at the --target given, if any, and refuses a target
-// this build cannot start.
+// retarget points s at the --target given, if any (--sites implies
+// external), and refuses a target this build cannot start. For the
+// external target it loads the sites file and fits s to it.
 func (f *runFlags) retarget(s *scenario.Scenario) error {
-	if f.target != "" {
-		s.Topology.Target = f.target
+	target := f.target
+	if f.sites != "" {
+		if target != "" && target != scenario.TargetExternal {
+			return usageErr("--sites describes the external target's sites; it cannot go with --target %s", target)
+		}
+		target = scenario.TargetExternal
 	}
-	return checkTarget(s)
+	if target != "" {
+		s.Topology.Target = target
+	}
+	if err := checkTarget(s); err != nil {
+		return err
+	}
+	if s.Topology.Target != scenario.TargetExternal {
+		return nil
+	}
+	if f.sites == "" {
+		return usageErr("scenario %s: target %q needs a sites file: give --sites FILE (see docs/sites-file.md)", s.Name, scenario.TargetExternal)
+	}
+	if f.ext == nil {
+		ext, err := external.Load(f.sites)
+		if err != nil {
+			return &exitError{exitUsage, err}
+		}
+		f.ext = ext
+	}
+	return fitSites(s, f.ext)
+}
+
+// fitSites makes s run on the sites of a sites file: the scenario's two
+// sites become the file's (the first for the first, when the names
+// differ), and whatever s needs that the file does not give (faults the
+// target cannot make, WAN directions without a proxy, Swift without an
+// auth URL) is bad input, refused before anything is contacted.
+func fitSites(s *scenario.Scenario, f *external.File) error {
+	names := f.SiteNames()
+	have := s.Topology.Sites
+	if !sameSet(have, names) {
+		if slices.ContainsFunc(have, func(n string) bool { return slices.Contains(names, n) }) {
+			return usageErr("scenario %s: its sites %s and those of %s (%s) share a name but differ: give the file the scenario's names, or names none of the scenario's",
+				s.Name, strings.Join(have, ", "), f.Path, strings.Join(names, ", "))
+		}
+		renameSites(s, map[string]string{have[0]: names[0], have[1]: names[1]})
+	}
+	tl, err := s.Timeline()
+	if err != nil {
+		return usageErr("%w", err)
+	}
+	if err := f.CheckTimeline(tl); err != nil {
+		return usageErr("scenario %s on %s: %w", s.Name, f.Path, err)
+	}
+	if s.Workload.APIs.Swift > 0 {
+		for _, n := range names {
+			if sp, _ := f.Site(n); sp.SwiftAuth == "" {
+				return usageErr("scenario %s uses Swift (workload apis swift %d), and %s gives site %s no swift_auth",
+					s.Name, s.Workload.APIs.Swift, f.Path, n)
+			}
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(n string) bool { return !slices.Contains(b, n) })
+}
+
+// renameSites renames the sites of s wherever it names them: the
+// topology, the workload's site weights and every fault.
+func renameSites(s *scenario.Scenario, to map[string]string) {
+	re := func(n *string) {
+		if v, ok := to[*n]; ok {
+			*n = v
+		}
+	}
+	s.Topology.Sites = slices.Clone(s.Topology.Sites)
+	for i := range s.Topology.Sites {
+		re(&s.Topology.Sites[i])
+	}
+	if s.Workload.Sites != nil {
+		w := make(map[string]int, len(s.Workload.Sites))
+		for n, v := range s.Workload.Sites {
+			re(&n)
+			w[n] = v
+		}
+		s.Workload.Sites = w
+	}
+	faults := make([]scenario.FaultStep, len(s.Faults))
+	for i, st := range s.Faults {
+		// Copies: the steps point at their fault, which a library
+		// scenario may share.
+		switch {
+		case st.Partition != nil:
+			p := *st.Partition
+			re(&p.From)
+			re(&p.To)
+			st.Partition = &p
+		case st.Shape != nil:
+			p := *st.Shape
+			re(&p.From)
+			re(&p.To)
+			st.Shape = &p
+		case st.Flap != nil:
+			p := *st.Flap
+			re(&p.From)
+			re(&p.To)
+			st.Flap = &p
+		case st.Reset != nil:
+			p := *st.Reset
+			re(&p.From)
+			re(&p.To)
+			st.Reset = &p
+		case st.Crash != nil:
+			p := *st.Crash
+			re(&p.Site)
+			st.Crash = &p
+		case st.Pause != nil:
+			p := *st.Pause
+			re(&p.Site)
+			st.Pause = &p
+		case st.Disconnect != nil:
+			p := *st.Disconnect
+			re(&p.Site)
+			st.Disconnect = &p
+		case st.ClockSkew != nil:
+			p := *st.ClockSkew
+			re(&p.Site)
+			st.ClockSkew = &p
+		}
+		faults[i] = st
+	}
+	s.Faults = faults
 }
 
 func newRunCmd() *cobra.Command {
@@ -64,11 +199,20 @@ target, then check that every acknowledged write reached every site, intact
 and within the replication target. Each run leaves a folder under --out with
 result.json, history.jsonl and final-state.json.
 
+With --sites FILE the scenario runs against your own two sites (the external
+target), described by a sites file that names the environment variables
+holding the credentials (docs/sites-file.md); 'replcheck topology up
+--write-sites FILE' writes one for a topology it runs. Faults need what the
+file gives: WAN faults a toxiproxy link for each direction they cut; crashes,
+pauses, clock skews and flaws are refused.
+
 Exit codes: 0 every run passed, 1 a verdict failed or was undecided, 2 bad
-input (scenario file, flags), 3 the target could not be started or reached.`,
+input (scenario file, sites file, flags), 3 the target could not be started
+or reached.`,
 		Example: `  replcheck run quickstart
   replcheck run partition-heal site-crash --out /tmp/runs
-  replcheck run ./my-scenario.yaml --seed 7 --json`,
+  replcheck run ./my-scenario.yaml --seed 7 --json
+  replcheck run quickstart --sites sites.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []*scenario.Scenario
@@ -142,14 +286,19 @@ func checkTarget(s *scenario.Scenario) error {
 	case scenario.TargetEmbedded, scenario.TargetContainers:
 		return nil
 	case scenario.TargetExternal:
-		return usageErr("scenario %s: target %q is not available yet; embedded and containers are", s.Name, s.Topology.Target)
+		if len(s.Topology.Flaws) > 0 {
+			return usageErr("scenario %s turns on flaws (%s), options of the reference engine; target %s runs your own sites",
+				s.Name, strings.Join(s.Topology.Flaws, ", "), scenario.TargetExternal)
+		}
+		return nil
 	}
 	return usageErr("scenario %s: unknown target %q (want one of %s)", s.Name, s.Topology.Target, strings.Join(scenario.Targets, ", "))
 }
 
-// startTarget starts the topology of a scenario; the engine's log goes to
-// the run folder.
-func startTarget(ctx context.Context, s *scenario.Scenario, dir string) (harness.Topology, error) {
+// startTarget starts the topology of a scenario (for the external target:
+// checks that the sites of --sites answer); the engine's log goes to the
+// run folder.
+func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir string) (harness.Topology, error) {
 	logf, err := os.Create(filepath.Join(dir, reports.EngineLogFile))
 	if err != nil {
 		return nil, fmt.Errorf("start %s topology: %w", s.Topology.Target, err)
@@ -157,6 +306,16 @@ func startTarget(ctx context.Context, s *scenario.Scenario, dir string) (harness
 	// The file stays open for the topology's life; the process's exit
 	// closes it.
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if s.Topology.Target == scenario.TargetExternal {
+		if f.ext == nil {
+			return nil, fmt.Errorf("start %s topology: no sites file", s.Topology.Target)
+		}
+		topo, err := external.Open(ctx, f.ext, external.Options{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return topo, nil
+	}
 	if s.Topology.Target == scenario.TargetContainers {
 		topo, err := containers.Start(ctx, containers.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log})
@@ -189,7 +348,7 @@ func runOne(ctx context.Context, s *scenario.Scenario, f runFlags, progress io.W
 	if err != nil {
 		return nil, "", err
 	}
-	o := runner.Options{Dir: dir, Start: startTarget, ProgressEvery: 2 * time.Second}
+	o := runner.Options{Dir: dir, Start: f.startTarget, ProgressEvery: 2 * time.Second}
 	if !f.quiet {
 		fmt.Fprintf(progress, "%s: running (workload %s, then up to %s to converge) → %s\n", s.Name, workloadLength(s), s.Checks.Observe, dir)
 		o.Progress = func(p runner.Progress) { printProgress(progress, s.Name, p) }

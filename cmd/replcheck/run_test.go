@@ -27,7 +27,7 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 		{[]string{"run", "no-such-scenario"}, `no scenario "no-such-scenario" in the library (known: baseline,`},
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "missing.yaml: no such file"},
 		{[]string{"run", bad}, "bad.yaml:4:9: workload.mix.puts: unknown field"},
-		{[]string{"run", ext}, `target "external" is not available yet`},
+		{[]string{"run", ext}, `target "external" needs a sites file: give --sites FILE`},
 		{[]string{"run", "quickstart", "--target", "moon"}, `unknown target "moon" (want one of embedded, containers, external)`},
 		{[]string{"calibrate", "--target", "moon"}, `unknown target "moon"`},
 		{[]string{"run", "quickstart", "--seed", "x"}, `invalid argument "x" for "--seed"`},

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,7 +21,12 @@ import (
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/harness/external"
 )
+
+// envSwiftKey carries the Swift key in a sites file written for a
+// topology whose Swift key is not its S3 secret key.
+const envSwiftKey = "REPLCHECK_SWIFT_KEY"
 
 func newTopologyCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -37,6 +46,8 @@ type topologyInfo struct {
 	Flaws      string     `json:"flaws"`
 	Sites      []siteInfo `json:"sites"`
 	Links      []linkInfo `json:"links"`
+	// SitesFile is the sites file written for --write-sites.
+	SitesFile string `json:"sitesFile,omitempty"`
 }
 
 type linkInfo struct {
@@ -56,6 +67,7 @@ func newTopologyUpCmd() *cobra.Command {
 		flaws   []string
 		asJSON  bool
 		verbose bool
+		sites   string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -74,12 +86,19 @@ FROM scratch from this binary, nothing pulled), on a private network, with
 the sites' ports published on 127.0.0.1. A topology left behind by a killed
 process is removed by 'replcheck topology down --all'.
 
+--write-sites FILE also writes a sites file describing the topology (its
+endpoints, WAN proxies and status URLs) for 'replcheck run --sites FILE' in
+another terminal. The file names the environment variables
+` + envAccessKey + ` and ` + envSecretKey + ` and holds no credential:
+the export line to set them is printed here only.
+
 Exit codes: 2 bad flags, 3 the topology could not start (e.g. no Docker
 engine for --target containers).`,
 		Example: `  replcheck topology up
   replcheck topology up --flaw sse-reencrypt-echo --json
   replcheck topology up --target containers
-  replcheck topology up --data-dir /var/tmp/topo`,
+  replcheck topology up --data-dir /var/tmp/topo
+  replcheck topology up --write-sites sites.yaml   # then, elsewhere: replcheck run quickstart --sites sites.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl, err := replication.ParseFlaws(flaws...)
@@ -88,6 +107,11 @@ engine for --target containers).`,
 			}
 			if target == containers.Target && dataDir != "" {
 				return usageErr("--data-dir is for the embedded target; containers keep data in Docker volumes")
+			}
+			if sites != "" {
+				if st, err := os.Stat(filepath.Dir(sites)); err != nil || !st.IsDir() {
+					return usageErr("--write-sites %s: no directory %s to write it in", sites, filepath.Dir(sites))
+				}
 			}
 			level := slog.LevelInfo
 			if verbose {
@@ -119,7 +143,18 @@ engine for --target containers).`,
 				}
 				return infraErr(err)
 			}
-			printTopology(cmd.OutOrStdout(), topo, fl, asJSON)
+			var export string
+			if sites != "" {
+				if export, err = writeSitesFile(sites, topo); err != nil {
+					topo.Close(context.WithoutCancel(ctx))
+					return usageErr("--write-sites: %w", err)
+				}
+			}
+			printTopology(cmd.OutOrStdout(), topo, fl, asJSON, sites, export)
+			if asJSON && export != "" {
+				// Stdout is one JSON line; the secrets are in it already.
+				fmt.Fprintf(cmd.ErrOrStderr(), "sites file %s: before 'replcheck run --sites %s':\n  %s\n", sites, sites, export)
+			}
 			<-ctx.Done()
 			log.Info("stopping topology")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -136,7 +171,84 @@ engine for --target containers).`,
 	fl.StringArrayVar(&flaws, "flaw", nil, "turn on a named flaw of the reference engine (repeatable)")
 	fl.BoolVar(&asJSON, "json", false, "print the topology as one JSON line")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	fl.StringVar(&sites, "write-sites", "", "write a sites file describing the topology, for 'replcheck run --sites FILE' (credentials: only the names of their environment variables)")
 	return cmd
+}
+
+// writeSitesFile writes a sites file describing topo to path and returns
+// the shell line that exports the credentials it names, which goes to
+// the terminal only.
+func writeSitesFile(path string, topo harness.Topology) (string, error) {
+	f := &external.File{}
+	vars := map[string]string{}
+	setVar := func(name, v string) error {
+		if old, ok := vars[name]; ok && old != v {
+			return fmt.Errorf("the sites have different credentials; one pair of variables cannot describe both")
+		}
+		vars[name] = v
+		return nil
+	}
+	for _, hs := range topo.Sites() {
+		c := hs.Credentials()
+		sp := external.SiteSpec{Name: hs.Name(), Region: hs.Region(),
+			S3: hs.Replicated().S3, S3NonReplicated: hs.NonReplicated().S3,
+			SwiftAuth: hs.Replicated().SwiftAuth, SwiftAuthNonReplicated: hs.NonReplicated().SwiftAuth,
+			AccessKeyEnv: envAccessKey, SecretKeyEnv: envSecretKey, SwiftUser: c.SwiftUser, SwiftKeyEnv: envSecretKey}
+		if c.SwiftKey != c.SecretKey {
+			sp.SwiftKeyEnv = envSwiftKey
+		}
+		for _, v := range [][2]string{{envAccessKey, c.AccessKey}, {envSecretKey, c.SecretKey}, {sp.SwiftKeyEnv, c.SwiftKey}} {
+			if err := setVar(v[0], v[1]); err != nil {
+				return "", err
+			}
+		}
+		switch s := hs.(type) {
+		case *embedded.Site:
+			sp.StatusURL = s.InternalURL() + replication.StatusPath
+		case *containers.Site:
+			sp.StatusURL = s.InternalURL() + replication.StatusPath
+		}
+		f.Sites = append(f.Sites, sp)
+	}
+	for _, l := range topo.Links() {
+		ls := external.LinkSpec{From: l.From(), To: l.To(), Proxy: l.WAN().Name()}
+		switch t := topo.(type) {
+		case *embedded.Topology:
+			ls.Toxiproxy = t.WANControl()
+		case *containers.Topology:
+			if cl, ok := l.(*containers.Link); ok {
+				ls.Toxiproxy = cl.Control()
+			}
+		}
+		if ls.Toxiproxy != "" {
+			f.Links = append(f.Links, ls)
+		}
+	}
+	names := slices.Sorted(maps.Keys(vars))
+	export, placeholders := "export", "export"
+	for _, n := range names {
+		export += " " + n + "=" + shellQuote(vars[n])
+		placeholders += " " + n + "=…"
+	}
+	comment := fmt.Sprintf(`replcheck sites file, written by 'replcheck topology up --write-sites' for the
+%s topology it runs until Ctrl-C (started %s). Credentials are not
+in this file: it names the environment variables that hold them. Set them
+as topology up printed:
+  %s
+then, e.g.: replcheck run quickstart --sites %s
+Schema: docs/sites-file.md`, topo.Target(), time.Now().UTC().Format(time.RFC3339), placeholders, path)
+	if err := f.WriteFile(path, comment); err != nil {
+		return "", err
+	}
+	return export, nil
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:+=") == "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func newTopologyDownCmd() *cobra.Command {
@@ -212,8 +324,8 @@ func describeTopologySite(hs harness.Site) siteInfo {
 	return info
 }
 
-func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJSON bool) {
-	info := topologyInfo{Target: topo.Target(), Flaws: fl.String()}
+func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJSON bool, sitesFile, export string) {
+	info := topologyInfo{Target: topo.Target(), Flaws: fl.String(), SitesFile: sitesFile}
 	switch t := topo.(type) {
 	case *embedded.Topology:
 		info.WANControl = t.WANControl()
@@ -261,6 +373,10 @@ func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJ
 			ctl = "   (control " + l.Control + ")"
 		}
 		fmt.Fprintf(w, "  %-30s %s → %s%s\n", l.Name, l.Listen, l.Upstream, ctl)
+	}
+	if sitesFile != "" {
+		fmt.Fprintf(w, "\nsites file %s (names the variables below, holds no credential); in another terminal:\n  %s\n  replcheck run quickstart --sites %s\n",
+			sitesFile, export, sitesFile)
 	}
 	fmt.Fprintln(w, "\nStop with Ctrl-C or SIGTERM.")
 }

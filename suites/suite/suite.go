@@ -36,6 +36,7 @@ import (
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/harness/external"
 	"github.com/replcheck/replcheck/verifier/client"
 )
 
@@ -73,10 +74,6 @@ type Env struct {
 	created []string
 }
 
-// Opener opens the external target from a sites file; the external
-// package registers it, so that this package does not depend on it.
-var Opener func(ctx context.Context, sitesFile string) (harness.Topology, error)
-
 // Setup starts (or, for external, opens) the target the flags name.
 func Setup(ctx context.Context) (*Env, error) {
 	fl, err := replication.ParseFlaws(splitList(*flagFlaws)...)
@@ -108,10 +105,11 @@ func Setup(ctx context.Context) (*Env, error) {
 		if *flagSites == "" {
 			return nil, errors.New("the external target needs --sites FILE (or REPLCHECK_SITES)")
 		}
-		if Opener == nil {
-			return nil, errors.New("the external target is not linked into this suite")
+		f, err := external.Load(*flagSites)
+		if err != nil {
+			return nil, err
 		}
-		t, err := Opener(ctx, *flagSites)
+		t, err := external.Open(ctx, f, external.Options{Transport: e.rt})
 		if err != nil {
 			return nil, err
 		}

@@ -200,11 +200,7 @@ func (e *Env) Teardown(ctx context.Context) error {
 				continue
 			}
 			for _, b := range created {
-				if err := Empty(ctx, c, b); err != nil && !client.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("empty %s at %s: %w", b, s.Name(), err))
-					continue
-				}
-				if err := c.DeleteBucket(ctx, b); err != nil && !client.IsNotFound(err) && !isConflict(err) {
+				if err := remove(ctx, c, b); err != nil {
 					errs = append(errs, fmt.Errorf("remove %s at %s: %w", b, s.Name(), err))
 				}
 			}
@@ -217,9 +213,34 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// isConflict is a bucket that is not empty yet (the peer's replica of an
-// object arriving after it was emptied): removed at the other site or
-// left for the topology's end.
+// remove empties bucket and deletes it; a bucket that is not empty yet
+// (a replica arriving after it was emptied) is emptied again, a few times.
+func remove(ctx context.Context, c client.Client, bucket string) error {
+	var err error
+	for range 5 {
+		if err = Empty(ctx, c, bucket); err != nil {
+			if client.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		err = c.DeleteBucket(ctx, bucket)
+		if err == nil || client.IsNotFound(err) {
+			return nil
+		}
+		if !isConflict(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// isConflict is a bucket that is not empty.
 func isConflict(err error) bool {
 	return strings.Contains(err.Error(), "BucketNotEmpty") || strings.Contains(err.Error(), "409")
 }
@@ -232,6 +253,14 @@ func Empty(ctx context.Context, c client.Client, bucket string) error {
 		return fmt.Errorf("empty %s: not an S3 client", bucket)
 	}
 	mc := s3.Minio()
+	for u := range mc.ListIncompleteUploads(ctx, bucket, "", true) {
+		if u.Err != nil {
+			return u.Err
+		}
+		if err := mc.RemoveIncompleteUpload(ctx, bucket, u.Key); err != nil && !client.IsNotFound(err) {
+			return err
+		}
+	}
 	for o := range mc.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
 		if o.Err != nil {
 			return o.Err

@@ -26,4 +26,3 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}, NodeTimeout(2*time.Minute))
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(3*time.Minute))
-

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ type Session struct {
 	hist    *history.Writer
 	tracker *convergence.Tracker
 	probes  map[string]client.Client
+	mu      sync.Mutex
 	rec     map[string]*client.Recording // site/api
 	buckets []string
 	seed    atomic.Uint64
@@ -87,6 +89,8 @@ func (s *Session) Close() {
 // replicated endpoint.
 func (s *Session) Client(site harness.Site, api string) (*client.Recording, error) {
 	k := site.Name() + "/" + api
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c, ok := s.rec[k]; ok {
 		return c, nil
 	}
@@ -109,7 +113,39 @@ func (s *Session) Bucket(ctx context.Context, site harness.Site, name string, o 
 		return "", fmt.Errorf("create bucket %s at %s: %w", b, site.Name(), err)
 	}
 	s.buckets = append(s.buckets, b)
-	return b, s.WaitBucket(ctx, b, 30*time.Second)
+	if err := s.WaitBucket(ctx, b, 30*time.Second); err != nil {
+		return b, err
+	}
+	if o.Versioning {
+		// Versioning is a second change of the bucket, replicated on its
+		// own: writes at a site that has not seen it yet would replace.
+		return b, s.waitVersioning(ctx, b, 30*time.Second)
+	}
+	return b, nil
+}
+
+// waitVersioning waits until every site says bucket is versioned.
+func (s *Session) waitVersioning(ctx context.Context, bucket string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for name, c := range s.probes {
+		s3, ok := c.(*client.S3)
+		if !ok {
+			continue
+		}
+		for {
+			cfg, err := s3.Minio().GetBucketVersioning(ctx, bucket)
+			if err == nil && cfg.Enabled() {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("versioning of %s never reached %s (%v)", bucket, name, err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // WaitBucket waits until every site lists bucket.
@@ -190,7 +226,7 @@ type Verdict struct {
 	*reports.Result
 }
 
-// Anomalies lists the names of the anomalies found, sorted, once each.
+// Names lists the names of the anomalies found, sorted, once each.
 func (v Verdict) Names() []string { return v.Found }
 
 // String summarises the verdict with its evidence, for failure messages.

@@ -429,9 +429,10 @@ func TestProbeBudget(t *testing.T) {
 	res := tr.Stop()
 	b := probes[e.b.Name()]
 	// Slots are reserved 1/rate apart; goroutines waking late can send
-	// two a little closer, so short windows get a few requests' slack.
+	// several a little closer (more so with other tests' load), so short
+	// windows get a few requests' slack. An unpaced prober sends hundreds.
 	perSecond, perTenth := b.maxIn(time.Second), b.maxIn(100*time.Millisecond)
-	if perSecond > int(rate*1.02)+1 || perTenth > int(rate/10)+3 {
+	if perSecond > int(rate*1.02)+1 || perTenth > int(rate/10)+6 {
 		t.Errorf("up to %d probes in a second, %d in 100 ms: over the %v/s budget", perSecond, perTenth, rate)
 	}
 	if b.maxInFlight > inFlight {

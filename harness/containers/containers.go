@@ -666,8 +666,12 @@ func (s *Site) Pause(ctx context.Context) error {
 	return nil
 }
 
-// Resume implements harness.Pauser.
+// Resume implements harness.Pauser; a site that is not paused is left
+// alone, as a heal of every site expects.
 func (s *Site) Resume(ctx context.Context) error {
+	if st, err := s.c.State(ctx); err == nil && !st.Paused {
+		return nil
+	}
 	if _, err := s.t.cli.ContainerUnpause(ctx, s.ContainerID(), client.ContainerUnpauseOptions{}); err != nil {
 		return fmt.Errorf("resume site %s: %w", s.name, err)
 	}

@@ -102,7 +102,7 @@ var _ = Describe("site faults", Label("chaos", "site"), func() {
 	// containers target has it. It catches no-retry and
 	// drop-delete-while-peer-down there; it carries no flaw label because
 	// the default target (where the flaw matrix runs) skips it.
-	It("converges after a site is cut off the inter-site network", Label("destructive"), func(ctx SpecContext) {
+	It("converges after a site is cut off the inter-site network", Label("destructive", "needs-docker"), func(ctx SpecContext) {
 		skipUnless(harness.CapDisconnect)
 		s := newSession()
 		a, b := env.Site(0), env.Site(1)

@@ -52,24 +52,11 @@ func bucket(ctx context.Context, s *suite.Session, site harness.Site, name strin
 	return b
 }
 
-// versionedBucket creates a versioned bucket at site and waits (bounded)
-// until every site has versioning on: Session.Bucket waits only until the
-// peer lists the bucket, and versioning is turned on by a second request
-// that replicates separately, so a write made at the peer just after
-// Bucket returns may still land unversioned (a "null" version).
+// versionedBucket creates a versioned bucket at site; Session.Bucket
+// returns once every site has versioning on.
 func versionedBucket(ctx context.Context, s *suite.Session, site harness.Site, name string) string {
 	GinkgoHelper()
-	b := bucket(ctx, s, site, name, client.BucketOptions{Versioning: true})
-	Eventually(ctx, func(g Gomega) {
-		for _, site := range env.Sites() {
-			c, err := env.Client(site, client.APIS3, true)
-			g.Expect(err).NotTo(HaveOccurred())
-			cfg, err := c.(*client.S3).Minio().GetBucketVersioning(ctx, b)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(cfg.Status).To(Equal("Enabled"), "versioning of %s at %s", b, site.Name())
-		}
-	}).WithTimeout(30 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
-	return b
+	return bucket(ctx, s, site, name, client.BucketOptions{Versioning: true})
 }
 
 // put writes key through c and returns the write's id.

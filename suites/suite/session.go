@@ -104,8 +104,8 @@ func (s *Session) Client(site harness.Site, api string) (*client.Recording, erro
 }
 
 // Bucket creates the run's bucket name at site through its S3 replicated
-// endpoint, waits until every other site has it, and checks it at the
-// end of the session.
+// endpoint, waits until every other site has it (and, if versioned, has
+// versioning on), and checks it at the end of the session.
 func (s *Session) Bucket(ctx context.Context, site harness.Site, name string, o client.BucketOptions) (string, error) {
 	b := s.env.BucketName(name)
 	c := s.probes[site.Name()]
@@ -119,33 +119,9 @@ func (s *Session) Bucket(ctx context.Context, site harness.Site, name string, o 
 	if o.Versioning {
 		// Versioning is a second change of the bucket, replicated on its
 		// own: writes at a site that has not seen it yet would replace.
-		return b, s.waitVersioning(ctx, b, 30*time.Second)
+		return b, s.WaitVersioning(ctx, b, 30*time.Second)
 	}
 	return b, nil
-}
-
-// waitVersioning waits until every site says bucket is versioned.
-func (s *Session) waitVersioning(ctx context.Context, bucket string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	for name, c := range s.probes {
-		s3, ok := c.(*client.S3)
-		if !ok {
-			continue
-		}
-		for {
-			cfg, err := s3.Minio().GetBucketVersioning(ctx, bucket)
-			if err == nil && cfg.Enabled() {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("versioning of %s never reached %s (%v)", bucket, name, err)
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }
 
 // WaitBucket waits until every site lists bucket.

@@ -80,7 +80,8 @@ func Setup(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--flaw: %w", err)
 	}
-	e := &Env{Target: *flagTarget, Flaws: fl, Prefix: "rcs-" + randomHex(4) + "-", rt: client.NewTransport()}
+	e := NewEnv(*flagTarget, nil)
+	e.Flaws = fl
 	switch e.Target {
 	case TargetEmbedded:
 		t, err := embedded.Start(ctx, embedded.Options{Flaws: fl, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second})

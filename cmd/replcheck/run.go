@@ -311,21 +311,12 @@ func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir str
 			return nil, fmt.Errorf("start %s topology: no sites file", s.Topology.Target)
 		}
 		topo, err := external.Open(ctx, f.ext, external.Options{Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		return topo, nil
+		return started(ctx, topo, err)
 	}
 	if s.Topology.Target == scenario.TargetContainers {
 		topo, err := containers.Start(ctx, containers.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log})
-		if err != nil {
-			if topo != nil {
-				topo.Close(context.WithoutCancel(ctx))
-			}
-			return nil, err
-		}
-		return topo, nil
+		return started(ctx, topo, err)
 	}
 	opts := embedded.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log}
@@ -333,13 +324,23 @@ func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir str
 		opts.DataDir = filepath.Join(dir, "data")
 	}
 	topo, err := embedded.Start(ctx, opts)
+	return started(ctx, topo, err)
+}
+
+// started returns what a target's start function returned as a topology,
+// closing what a failed start left running (a nil pointer must not
+// become a non-nil interface).
+func started[T any, P interface {
+	*T
+	harness.Topology
+}](ctx context.Context, t P, err error) (harness.Topology, error) {
 	if err != nil {
-		if topo != nil {
-			topo.Close(context.WithoutCancel(ctx))
+		if t != nil {
+			t.Close(context.WithoutCancel(ctx))
 		}
 		return nil, err
 	}
-	return topo, nil
+	return t, nil
 }
 
 // runOne runs s into a fresh folder under f.out.

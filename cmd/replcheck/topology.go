@@ -123,24 +123,15 @@ engine for --target containers).`,
 			var topo harness.Topology
 			switch target {
 			case embedded.Target:
-				var et *embedded.Topology
-				et, err = embedded.Start(ctx, embedded.Options{DataDir: dataDir, Flaws: fl, Logger: log})
-				if et != nil {
-					topo = et
-				}
+				et, serr := embedded.Start(ctx, embedded.Options{DataDir: dataDir, Flaws: fl, Logger: log})
+				topo, err = started(ctx, et, serr)
 			case containers.Target:
-				var ct *containers.Topology
-				ct, err = containers.Start(ctx, containers.Options{Flaws: fl, Logger: log})
-				if ct != nil {
-					topo = ct
-				}
+				ct, serr := containers.Start(ctx, containers.Options{Flaws: fl, Logger: log})
+				topo, err = started(ctx, ct, serr)
 			default:
 				return usageErr("--target %q: want embedded or containers", target)
 			}
 			if err != nil {
-				if topo != nil {
-					topo.Close(context.WithoutCancel(ctx))
-				}
 				return infraErr(err)
 			}
 			var export string

@@ -10,7 +10,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
 	"github.com/goccy/go-yaml/parser"
+	"github.com/replcheck/replcheck/internal/yamltree"
 )
 
 // The decoder walks goccy/go-yaml's AST by the scenario types' yaml tags,
@@ -88,7 +90,7 @@ func (d *decoder) decode(data []byte, s *Scenario) bool {
 			Msg: "empty file: want a scenario (name, description, workload, …)"})
 		return false
 	}
-	d.collectAnchors(body)
+	yamltree.CollectAnchors(body, d.anchors)
 	d.entries[""] = entry{value: body}
 	d.value("", body, reflect.ValueOf(s).Elem())
 	return true
@@ -147,7 +149,7 @@ func (d *decoder) literalBlock(path string) bool {
 // itself; where if path has none.
 func (d *decoder) keyWhere(path string) (line, col int) {
 	if e, ok := d.entries[path]; ok && e.key != nil {
-		return nodePos(e.key)
+		return yamltree.NodePos(e.key)
 	}
 	return d.where(path)
 }
@@ -158,35 +160,10 @@ func (e entry) pos() (line, col int) {
 	switch e.value.(type) {
 	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode, *ast.NullNode, nil:
 		if e.key != nil {
-			return nodePos(e.key)
+			return yamltree.NodePos(e.key)
 		}
 	}
-	return nodePos(e.value)
-}
-
-// nodePos is where a node starts in the file.
-func nodePos(n ast.Node) (line, col int) {
-	switch v := n.(type) {
-	case nil:
-		return 1, 1
-	case *ast.MappingNode:
-		// A block mapping's token is its first ':'; its first key is
-		// where it starts.
-		if !v.IsFlowStyle && len(v.Values) > 0 {
-			return nodePos(v.Values[0])
-		}
-	case *ast.MappingValueNode:
-		return nodePos(v.Key)
-	case *ast.MappingKeyNode:
-		if v.Start == nil {
-			return nodePos(v.Value)
-		}
-	}
-	tk := n.GetToken()
-	if tk == nil || tk.Position == nil {
-		return 1, 1
-	}
-	return tk.Position.Line, tk.Position.Column
+	return yamltree.NodePos(e.value)
 }
 
 // parentPath drops the last field or index of a path.
@@ -211,7 +188,7 @@ func joinPath(path, field string) string {
 
 // errAt records an error at node n about path.
 func (d *decoder) errAt(n ast.Node, path, format string, args ...any) {
-	line, col := nodePos(n)
+	line, col := yamltree.NodePos(n)
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Column: col, Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -219,30 +196,6 @@ func (d *decoder) errAt(n ast.Node, path, format string, args ...any) {
 func (d *decoder) badValue(n ast.Node, path, format string, args ...any) {
 	d.bad[path] = true
 	d.errAt(n, path, format, args...)
-}
-
-// collectAnchors finds every anchor in the document, for aliases.
-func (d *decoder) collectAnchors(n ast.Node) {
-	switch v := n.(type) {
-	case *ast.AnchorNode:
-		if v.Name != nil {
-			d.anchors[v.Name.GetToken().Value] = v.Value
-		}
-		d.collectAnchors(v.Value)
-	case *ast.MappingNode:
-		for _, mv := range v.Values {
-			d.collectAnchors(mv)
-		}
-	case *ast.MappingValueNode:
-		d.collectAnchors(v.Key)
-		d.collectAnchors(v.Value)
-	case *ast.SequenceNode:
-		for _, x := range v.Values {
-			d.collectAnchors(x)
-		}
-	case *ast.TagNode:
-		d.collectAnchors(v.Value)
-	}
 }
 
 // resolve looks through anchors, aliases and tags to the node that holds

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/replcheck/replcheck/internal/yamltree"
 )
 
 // Embedded is the scenario library, compiled into the binary.
@@ -18,34 +20,9 @@ import (
 //go:embed *.yaml
 var Embedded embed.FS
 
-// Error is one problem with a scenario, where it is in the file.
-type Error struct {
-	File string // the path given to Load, the name given to Parse
-	// Line and Column are 1-based; 0 for a scenario built in code.
-	Line, Column int
-	// Field is the path of the field, e.g. "workload.mix.put" or
-	// "faults[1].crash.site"; "" for a file that is not YAML.
-	Field string
-	Msg   string // what is wrong, and what is allowed
-}
-
-// Error is "file:line:col: field: message", leaving out what is unknown.
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
-		}
-		b.WriteString(": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// Error is one problem with the file, where it is in the file:
+// "file:line:col: field: message".
+type Error = yamltree.Error
 
 // Parse decodes and validates a scenario file's contents; name is the
 // file's name for errors (and Scenario.File). Fields the file leaves out

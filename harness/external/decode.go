@@ -8,7 +8,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
 	"github.com/goccy/go-yaml/parser"
+	"github.com/replcheck/replcheck/internal/yamltree"
 )
 
 // The decoder walks goccy/go-yaml's AST by the yaml tags of File's
@@ -63,7 +65,7 @@ func (d *decoder) decode(data []byte) *File {
 		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Column: 1, Msg: "empty file: want sites: (two sites) and, optionally, links:"})
 		return nil
 	}
-	d.collectAnchors(body)
+	yamltree.CollectAnchors(body, d.anchors)
 	var fb fileBody
 	d.pos[""] = nodePos(body)
 	d.value("", body, reflect.ValueOf(&fb).Elem())
@@ -78,48 +80,8 @@ func (d *decoder) errAt(n ast.Node, path, format string, a ...any) {
 
 // nodePos is where a node starts in the file.
 func nodePos(n ast.Node) [2]int {
-	switch v := n.(type) {
-	case nil:
-		return [2]int{1, 1}
-	case *ast.MappingNode:
-		if !v.IsFlowStyle && len(v.Values) > 0 {
-			return nodePos(v.Values[0])
-		}
-	case *ast.MappingValueNode:
-		return nodePos(v.Key)
-	case *ast.MappingKeyNode:
-		if v.Start == nil {
-			return nodePos(v.Value)
-		}
-	}
-	tk := n.GetToken()
-	if tk == nil || tk.Position == nil {
-		return [2]int{1, 1}
-	}
-	return [2]int{tk.Position.Line, tk.Position.Column}
-}
-
-func (d *decoder) collectAnchors(n ast.Node) {
-	switch v := n.(type) {
-	case *ast.AnchorNode:
-		if v.Name != nil {
-			d.anchors[v.Name.GetToken().Value] = v.Value
-		}
-		d.collectAnchors(v.Value)
-	case *ast.MappingNode:
-		for _, mv := range v.Values {
-			d.collectAnchors(mv)
-		}
-	case *ast.MappingValueNode:
-		d.collectAnchors(v.Key)
-		d.collectAnchors(v.Value)
-	case *ast.SequenceNode:
-		for _, x := range v.Values {
-			d.collectAnchors(x)
-		}
-	case *ast.TagNode:
-		d.collectAnchors(v.Value)
-	}
+	line, col := yamltree.NodePos(n)
+	return [2]int{line, col}
 }
 
 // resolve looks through anchors, aliases and tags; nil after an error.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/replcheck/replcheck/engine/site"
+	"github.com/replcheck/replcheck/internal/yamltree"
 )
 
 // File is a sites file: the two sites of a deployment and, optionally,
@@ -75,34 +76,9 @@ type LinkSpec struct {
 	Proxy string `yaml:"proxy"`
 }
 
-// Error is one problem with a sites file, where it is in the file. It
-// never quotes a credential.
-type Error struct {
-	File string
-	// Line and Column are 1-based; 0 for a File built in code.
-	Line, Column int
-	// Field is the field's path, e.g. "sites[1].s3"; "" for the file.
-	Field string
-	Msg   string
-}
-
-// Error is "file:line:col: field: message", leaving out what is unknown.
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
-		}
-		b.WriteString(": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// Error is one problem with the file, where it is in the file:
+// "file:line:col: field: message".
+type Error = yamltree.Error
 
 // Load reads and checks the sites file at path, reading the environment
 // variables it names (each must be set and not empty). The error, if any,

@@ -87,3 +87,13 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# docs/report-quickstart.png: a quickstart run's report.html in headless
+# chromium, 1280 pixels wide (with fonts-liberation installed, the plots'
+# text is drawn in the font they were laid out with).
+report-screenshot:
+	out=$$(mktemp -d); trap 'rm -rf $$out' EXIT; \
+	$(GO) run ./cmd/replcheck run quickstart --out $$out >/dev/null || echo "quickstart did not pass: its report is taken all the same"; \
+	REPLCHECK_REQUIRE_BROWSER=1 REPLCHECK_SCREENSHOT_RUN="$$(ls -d $$out/quickstart-* | head -1)" \
+	  REPLCHECK_SCREENSHOT=$(CURDIR)/docs/report-quickstart.png \
+	  $(GO) test -count=1 -run '^TestReportScreenshot$$' -v ./reports

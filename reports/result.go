@@ -32,6 +32,8 @@ const (
 	HistoryFile    = "history.jsonl"
 	FinalStateFile = "final-state.json"
 	EngineLogFile  = "engine.log"
+	JUnitFile      = "junit.xml"
+	ReportFile     = "report.html"
 )
 
 // Verdicts.
@@ -84,6 +86,19 @@ type Checks struct {
 	ObserveSeconds          float64  `json:"observeSeconds"`
 	ClockUncertaintySeconds float64  `json:"clockUncertaintySeconds"`
 	Expect                  []string `json:"expect"`
+	// GoNoGo: the verdict is read as go (pass) or no-go (anything else).
+	GoNoGo bool `json:"goNoGo,omitempty"`
+}
+
+// Decision is "go" or "no-go" for a go / no-go run, "" otherwise.
+func (r *Result) Decision() string {
+	switch {
+	case !r.Checks.GoNoGo:
+		return ""
+	case r.Verdict == Pass:
+		return "go"
+	}
+	return "no-go"
 }
 
 // ClockUncertainty is the bound as a duration.

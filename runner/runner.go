@@ -61,7 +61,13 @@ type Progress struct {
 	Ops          int // operations completed
 	PendingOps   int // acknowledged writes not yet seen at the peer
 	PendingBytes int64
-	Faults       []string // active faults
+	// Lag is the median replication lag of the writes that reached their
+	// peer in the last convergence.RecentWindow, LagMax the largest and
+	// LagWrites how many they were; all zero when none did (before the
+	// first write, or while a partition holds every write back).
+	Lag, LagMax time.Duration
+	LagWrites   int
+	Faults      []string // active faults
 }
 
 // Phases of a run.
@@ -126,7 +132,8 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*reports.Result,
 		Scenario: s.Name, ScenarioFile: s.File, Target: s.Topology.Target, Sites: s.Topology.Sites,
 		Flaws: s.Topology.Flaws, Seed: s.Workload.Seed, Started: time.Now().UTC(),
 		Checks: reports.Checks{SLOSeconds: s.Checks.SLO.Seconds(), ObserveSeconds: s.Checks.Observe.Seconds(),
-			ClockUncertaintySeconds: s.Checks.ClockUncertainty.Seconds(), Expect: slices.Clone(s.Checks.Expect)},
+			ClockUncertaintySeconds: s.Checks.ClockUncertainty.Seconds(), Expect: slices.Clone(s.Checks.Expect),
+			GoNoGo: s.Checks.GoNoGo},
 	}}
 	r.res.Run = r.id
 	r.phase.Store(PhaseStarting)
@@ -137,6 +144,9 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*reports.Result,
 	}
 	r.res.Judge()
 	if err := reports.WriteResult(o.Dir, r.res); err != nil {
+		return r.res, &InfraError{err}
+	}
+	if err := reports.WriteReports(o.Dir, r.res); err != nil {
 		return r.res, &InfraError{err}
 	}
 	r.report(PhaseDone)
@@ -541,6 +551,8 @@ func (r *run) report(phase string) {
 	r.mu.Unlock()
 	if tracker != nil {
 		p.PendingOps, p.PendingBytes = tracker.Pending()
+		l := tracker.RecentLag()
+		p.Lag, p.LagMax, p.LagWrites = l.Median, l.Max, l.Writes
 	}
 	r.reporting.Lock()
 	defer r.reporting.Unlock()

@@ -246,6 +246,8 @@ faults:
 				"t.yaml:5:52: checks.clock_uncertainty: negative duration -1ms",
 				`t.yaml:5:79: checks.expect[1]: anomaly "unreadable" is listed twice`,
 			}},
+		{"go / no-go expecting anomalies", minimal + "checks: {expect: [lost-write], go_no_go: true}\n",
+			[]string{"t.yaml:5:42: checks.go_no_go: a go / no-go scenario must find no anomaly, and this one expects lost-write"}},
 		{"not a mapping", "- name: t\n",
 			[]string{"t.yaml:1:1: want a mapping (fields: name, description, topology, wan, workload, faults, checks), got a list"}},
 		{"syntax error", "name: t\nworkload: {duration: 1s\n",

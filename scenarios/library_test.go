@@ -81,7 +81,9 @@ func TestLibraryScenarios(t *testing.T) {
 	for _, s := range lib {
 		byName[s.Name] = s
 	}
-	for _, name := range []string{"quickstart", "baseline", "partition-heal", "site-crash"} {
+	for _, name := range []string{"quickstart", "baseline", "partition-heal", "site-crash", "encryption-bidirectional",
+		"wan-latency", "one-way-partition", "site-outage", "flapping-link", "large-objects", "clock-skew",
+		"delete-while-peer-down", "cross-api", "versioning", "pre-maintenance", "hard-partition"} {
 		s := byName[name]
 		if s == nil {
 			t.Errorf("no %s scenario", name)
@@ -89,6 +91,20 @@ func TestLibraryScenarios(t *testing.T) {
 		}
 		if len(s.Topology.Flaws) > 0 || len(s.Checks.Expect) > 0 {
 			t.Errorf("%s: flaws %v, expect %v; want a correct engine and no anomaly", name, s.Topology.Flaws, s.Checks.Expect)
+		}
+		if !slices.Equal(s.Topology.Sites, scenario.DefaultSites) {
+			t.Errorf("%s: sites %v, want %v", name, s.Topology.Sites, scenario.DefaultSites)
+		}
+		if want := scenario.TargetEmbedded; name != "hard-partition" && s.Topology.Target != want {
+			t.Errorf("%s: target %s, want %s", name, s.Topology.Target, want)
+		}
+		// Long enough to show something, short enough to run by hand.
+		longest := time.Minute
+		if name == "large-objects" {
+			longest = 2 * time.Minute
+		}
+		if d := s.Workload.Duration; d < 10*time.Second || d > longest {
+			t.Errorf("%s: workload %v; want 10s to %v", name, d, longest)
 		}
 	}
 	if q := byName["quickstart"]; q != nil {
@@ -111,6 +127,96 @@ func TestLibraryScenarios(t *testing.T) {
 			t.Errorf("site-crash: data %s, %d crashes within the workload", c.Topology.Data, crashes)
 		}
 	}
+}
+
+// TestLibraryFaultScenarios: each scenario has what it exists to show.
+func TestLibraryFaultScenarios(t *testing.T) {
+	need := func(name, what string, ok func(s *scenario.Scenario) bool) {
+		t.Helper()
+		s, err := scenario.Find(name)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if !ok(s) {
+			t.Errorf("%s: %s", name, what)
+		}
+	}
+	// steps returns the scenario's steps of one kind.
+	steps := func(s *scenario.Scenario, kind string) []scenario.FaultStep {
+		var out []scenario.FaultStep
+		for _, st := range s.Faults {
+			if slices.Contains(st.Kinds(), kind) {
+				out = append(out, st)
+			}
+		}
+		return out
+	}
+	long := func(s *scenario.Scenario, st scenario.FaultStep) bool {
+		d := st.For
+		if d == 0 {
+			d = s.Workload.Duration - st.At
+		}
+		return d >= 15*time.Second
+	}
+	bothWrite := func(s *scenario.Scenario) bool {
+		return s.Workload.Sites["europe-se-1a"] > 0 && s.Workload.Sites["europe-se-1b"] > 0
+	}
+	need("wan-latency", "want a long-haul WAN (≥ 100 ms, jitter, a bandwidth limit), no faults, a spread of sizes", func(s *scenario.Scenario) bool {
+		return s.WAN != nil && s.WAN.Latency >= 100*time.Millisecond && s.WAN.Jitter > 0 && s.WAN.Bandwidth > 0 &&
+			len(s.Faults) == 0 && slices.ContainsFunc(s.Workload.Sizes, scenario.SizeClass.IsRange)
+	})
+	need("one-way-partition", "want one direction blackholed for a long stretch while both sites write", func(s *scenario.Scenario) bool {
+		p := steps(s, "partition")
+		return len(p) == 1 && !p[0].Partition.Both && p[0].Partition.Mode == scenario.ModeBlackhole && long(s, p[0]) && bothWrite(s)
+	})
+	need("site-outage", "want a long crash on disk data of the site taking fewer writes", func(s *scenario.Scenario) bool {
+		c := steps(s, "crash")
+		return len(c) == 1 && long(s, c[0]) && s.Topology.Data == scenario.DataDisk && bothWrite(s) &&
+			s.Workload.Sites[c[0].Crash.Site] < s.Workload.Sites[otherSite(c[0].Crash.Site)] && c[0].For > 0
+	})
+	need("flapping-link", "want the WAN flapping for a long stretch", func(s *scenario.Scenario) bool {
+		f := steps(s, "flap")
+		return len(f) == 1 && long(s, f[0]) && bothWrite(s)
+	})
+	need("large-objects", "want sizes spread up to 256 MiB or more, multipart, a bandwidth-limited WAN and disk data", func(s *scenario.Scenario) bool {
+		top := slices.ContainsFunc(s.Workload.Sizes, func(c scenario.SizeClass) bool { return c.IsRange() && c.Max >= 256*scenario.MiB })
+		return top && s.Workload.Mix.Multipart > 0 && s.WAN != nil && s.WAN.Bandwidth > 0 && s.Topology.Data == scenario.DataDisk
+	})
+	need("clock-skew", "want one site's clock behind while both sites write the same keys", func(s *scenario.Scenario) bool {
+		c := steps(s, "clock_skew")
+		return len(c) == 1 && c[0].ClockSkew.Skew < 0 && bothWrite(s) && s.Workload.BothSites.Sequential+s.Workload.BothSites.Concurrent > 0 &&
+			// Writes apart by more than the uncertainty and less than the skew
+			// are what a wall-clock engine gets wrong.
+			s.Checks.ClockUncertainty*10 <= -c[0].ClockSkew.Skew
+	})
+	need("delete-while-peer-down", "want deletes and overwrites at one site while the other is cut off, then down", func(s *scenario.Scenario) bool {
+		w := s.Workload
+		return w.Mix.Delete > 0 && w.Mix.Overwrite > 0 && len(steps(s, "partition")) > 0 && len(steps(s, "crash")) > 0 &&
+			w.Sites["europe-se-1b"] == 0 && steps(s, "crash")[0].Crash.Site == "europe-se-1b"
+	})
+	need("cross-api", "want S3 and Swift about equally at both sites, with writes to keys just written at the other", func(s *scenario.Scenario) bool {
+		a := s.Workload.APIs
+		return a.S3 > 0 && a.Swift > 0 && a.S3 <= 2*a.Swift && a.Swift <= 2*a.S3 && bothWrite(s) && s.Workload.BothSites.Sequential > 0
+	})
+	need("versioning", "want a versioned bucket with overwrites and deletes at both sites", func(s *scenario.Scenario) bool {
+		m := s.Workload.Mix
+		return s.Workload.Versioning && m.Overwrite > 0 && m.Delete > 0 && bothWrite(s)
+	})
+	need("pre-maintenance", "want a light, non-destructive S3 load of small objects at both sites, nothing injected, run with --sites", func(s *scenario.Scenario) bool {
+		small := !slices.ContainsFunc(s.Workload.Sizes, func(c scenario.SizeClass) bool { return c.Size > 64*scenario.KiB || c.Max > 64*scenario.KiB })
+		return len(s.Faults) == 0 && s.WAN == nil && len(s.Topology.Flaws) == 0 && small && bothWrite(s) &&
+			s.Workload.Rate > 0 && s.Workload.Rate <= 20 && s.Workload.APIs.Swift == 0 && s.Workload.SSE.Encrypted() == 0 &&
+			s.Workload.Buckets == 1 && s.Checks.SLO == 15*time.Minute && s.Checks.Observe >= time.Minute &&
+			strings.Contains(s.Description, "--sites FILE")
+	})
+}
+
+func otherSite(name string) string {
+	if name == scenario.DefaultSites[0] {
+		return scenario.DefaultSites[1]
+	}
+	return scenario.DefaultSites[0]
 }
 
 // TestFlawScenarios: one calibration scenario per flaw, which turns that

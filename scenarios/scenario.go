@@ -11,6 +11,9 @@
 // The scenario library (the *.yaml files next to this package) is compiled
 // into the binary: Library and Find read it from Embedded.
 //
+// Quick shortens a scenario for tests, smoke runs and calibration while
+// keeping its shape.
+//
 // A Scenario is plain data. Timeline turns its WAN baseline and fault steps
 // into a nemesis.Timeline, Flaws its flaw names into replication.Flaws. A
 // scenario built in code gets the same defaults and checks from
@@ -18,7 +21,10 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/replcheck/replcheck/engine/replication"
@@ -297,6 +303,10 @@ type Checks struct {
 	// Expect lists the anomalies the run must find (a calibration
 	// scenario); empty means the run must find none.
 	Expect []string `yaml:"expect"`
+	// GoNoGo says the verdict answers a question an operator acts on
+	// (may a site be taken down?): a pass reads "go", anything else
+	// "no-go".
+	GoNoGo bool `yaml:"go_no_go"`
 }
 
 // Anomaly names a scenario may expect, as DESIGN.md defines them.
@@ -427,4 +437,167 @@ func partitionMode(m string) (wan.PartitionMode, error) {
 		return wan.Blackhole, nil
 	}
 	return 0, fmt.Errorf("unknown partition mode %q (known: %s, %s)", m, ModeRefuse, ModeBlackhole)
+}
+
+// Shortening says how Quick shortens a scenario.
+type Shortening struct {
+	// Scale multiplies the workload's length (its duration, or its number
+	// of operations) and, in proportion, every fault step's at and for
+	// and a flap's periods; 0 < Scale ≤ 1.
+	Scale float64
+	// MaxWorkload, if set, lowers Scale further so that a workload with a
+	// duration lasts at most this long.
+	MaxWorkload time.Duration
+	// MaxSize, if set, caps object sizes: a size above it becomes
+	// MaxSize, and so does a range's max (its min at most MaxSize). A
+	// rate cap then rises as much as the mean object size fell, but never
+	// beyond the rate that would keep the scenario's number of
+	// operations: the bytes per second stay at most the scenario's, and
+	// a spread of sizes still gets its points.
+	MaxSize Size
+	// MinSettle and MaxSettle bound the settle time: the part of the
+	// observation window after the last fault ends (or after the
+	// workload, whichever is later). It scales with the rest, but stays
+	// at least min(the scenario's settle time, MinSettle), so a correct
+	// engine has time to converge after the last heal, and at most
+	// MaxSettle if that is set, which bounds how long a failing run
+	// waits.
+	MinSettle, MaxSettle time.Duration
+}
+
+// Shortenings Quick is used with.
+var (
+	// Halved halves the workload and the fault times and keeps at least
+	// 5 s to settle (replcheck calibrate --quick): a flaw still does its
+	// damage, and a correct engine converges well within 5 s.
+	Halved = Shortening{Scale: 0.5, MinSettle: 5 * time.Second}
+	// Smoke shortens any library scenario to a run of a few seconds of
+	// workload with objects of at most 8 MiB, for tests and smoke runs:
+	// every fault still happens, in the same order and proportions, and
+	// a correct engine has 10 to 20 s to converge after the last heal (or
+	// the scenario's own settle time, if shorter).
+	Smoke = Shortening{Scale: 1, MaxWorkload: 6 * time.Second, MaxSize: 8 * MiB,
+		MinSettle: 10 * time.Second, MaxSettle: 20 * time.Second}
+)
+
+// Quick shortens s as sh says, keeping its shape: the same faults in the
+// same order and proportions, the same mix, sites and APIs, the WAN
+// baseline over the shorter run. It fails, leaving s as it was, for a
+// Scale out of range or if the shortened scenario would not validate.
+func (s *Scenario) Quick(sh Shortening) error {
+	if !(sh.Scale > 0 && sh.Scale <= 1) {
+		return fmt.Errorf("scenario %s: quick: scale %v is not in (0, 1]", s.Name, sh.Scale)
+	}
+	if sh.MaxWorkload < 0 || sh.MaxSize < 0 || sh.MinSettle < 0 || sh.MaxSettle < 0 {
+		return fmt.Errorf("scenario %s: quick: negative bound in %+v", s.Name, sh)
+	}
+	q := *s
+	w := &q.Workload
+	scale := sh.Scale
+	if w.Duration > 0 && sh.MaxWorkload > 0 {
+		scale = min(scale, float64(sh.MaxWorkload)/float64(w.Duration))
+	}
+	// What the observation window has after the faults: the time left to
+	// settle. Ends are scaled, not lengths, so steps that end together
+	// still do.
+	// An ops workload has no known end: its whole window counts.
+	settle := s.Checks.Observe - faultsTail(w.Duration, s.Faults)
+	if settle < 0 {
+		return fmt.Errorf("scenario %s: quick: faults end %v after the observation window", s.Name, -settle)
+	}
+
+	if w.Duration > 0 {
+		w.Duration = scaled(w.Duration, scale)
+	} else {
+		w.Ops = max(1, int(math.Round(float64(w.Ops)*scale)))
+	}
+	q.Faults = slices.Clone(s.Faults)
+	for i, st := range q.Faults {
+		at := scaled(st.At, scale)
+		if st.For > 0 {
+			st.For = max(scaled(st.At+st.For, scale)-at, time.Millisecond)
+		}
+		st.At = at
+		if f := st.Flap; f != nil {
+			// A copy: library scenarios may share the pointee.
+			c := *f
+			c.Up, c.Down = max(scaled(c.Up, scale), time.Millisecond), max(scaled(c.Down, scale), time.Millisecond)
+			st.Flap = &c
+		}
+		q.Faults[i] = st
+	}
+	newSettle := max(scaled(settle, scale), min(settle, sh.MinSettle))
+	if sh.MaxSettle > 0 {
+		newSettle = min(newSettle, sh.MaxSettle)
+	}
+	q.Checks.Observe = faultsTail(w.Duration, q.Faults) + newSettle
+
+	if sh.MaxSize > 0 {
+		before := meanSize(w.Sizes)
+		w.Sizes = slices.Clone(w.Sizes)
+		for i := range w.Sizes {
+			c := &w.Sizes[i]
+			if c.IsRange() {
+				c.Max = min(c.Max, sh.MaxSize)
+				c.Min = min(c.Min, c.Max)
+			} else {
+				c.Size = min(c.Size, sh.MaxSize)
+			}
+		}
+		if after := meanSize(w.Sizes); w.Rate > 0 && after > 0 && before > after {
+			w.Rate *= min(before/after, 1/scale)
+		}
+	}
+	if err := q.Validate(); err != nil {
+		return errors.Join(fmt.Errorf("scenario %s: quick: the shortened scenario is not valid", s.Name), err)
+	}
+	*s = q
+	return nil
+}
+
+// faultsTail is how long the fault steps last beyond a workload of
+// duration d: 0 if none does, or if d is 0 (an ops workload).
+func faultsTail(d time.Duration, steps []FaultStep) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	end := d
+	for _, st := range steps {
+		if st.For > 0 {
+			end = max(end, st.At+st.For)
+		}
+	}
+	return end - d
+}
+
+// scaled is d·f to the millisecond (to the nanosecond below one).
+func scaled(d time.Duration, f float64) time.Duration {
+	x := time.Duration(math.Round(float64(d) * f))
+	if x >= time.Millisecond {
+		x = x.Round(time.Millisecond)
+	}
+	return x
+}
+
+// meanSize is the weighted mean object size of classes, a range counting
+// as log-uniform between its min and max (the runner spreads it
+// geometrically).
+func meanSize(classes []SizeClass) float64 {
+	var sum, weights float64
+	for _, c := range classes {
+		m := float64(c.Size)
+		if c.IsRange() {
+			lo, hi := float64(max(c.Min, 1)), float64(c.Max)
+			m = lo
+			if hi > lo {
+				m = (hi - lo) / math.Log(hi/lo)
+			}
+		}
+		sum += float64(c.Weight) * m
+		weights += float64(c.Weight)
+	}
+	if weights == 0 {
+		return 0
+	}
+	return sum / weights
 }

@@ -524,6 +524,9 @@ func (c *validation) checks() {
 	c.positive("checks.slo", k.SLO)
 	c.nonNegative("checks.observe", k.Observe)
 	c.nonNegative("checks.clock_uncertainty", k.ClockUncertainty)
+	if k.GoNoGo && len(k.Expect) > 0 {
+		c.errf("checks.go_no_go", "a go / no-go scenario must find no anomaly, and this one expects %s", strings.Join(k.Expect, ", "))
+	}
 	for i, a := range k.Expect {
 		p := fmt.Sprintf("checks.expect[%d]", i)
 		switch {

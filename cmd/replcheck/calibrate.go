@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +50,9 @@ func newCalibrateCmd() *cobra.Command {
 		Long: `Run every calibration scenario of the library (flaw-*.yaml) twice per seed:
 with its flaw turned on, where the verifier must find the anomalies the
 scenario expects, and on the correct engine, where it must find nothing and
-every write must converge. Prints the detection matrix.
+every write must converge. Prints a line as each run ends (none with
+--quiet), then the detection matrix. 'replcheck scenarios' lists the
+calibration scenarios with the anomaly each must produce.
 
 Exit codes: 0 every flaw found and the correct engine clean on every seed,
 1 otherwise, 3 a run could not be carried out.`,
@@ -74,7 +75,9 @@ Exit codes: 0 every flaw found and the correct engine clean on every seed,
 					return err
 				}
 				if quick {
-					quicken(c.s)
+					if err := c.s.Quick(scenario.Halved); err != nil {
+						return &exitError{exitUsage, err}
+					}
 				}
 			}
 			if parallel < 1 {
@@ -138,23 +141,6 @@ func calibrations(lib []*scenario.Scenario, only []string) ([]*calibration, erro
 		return nil, fmt.Errorf("no calibration scenario matches --flaw %v", only)
 	}
 	return out, nil
-}
-
-// quicken halves a calibration scenario's workload, keeping its faults in
-// proportion (the flaw must still do its damage), and its observation
-// window down to 5 s: a correct engine converges well within it, and a
-// flawed one never does.
-func quicken(s *scenario.Scenario) {
-	if s.Workload.Duration <= 0 {
-		return
-	}
-	s.Workload.Duration /= 2
-	s.Faults = slices.Clone(s.Faults)
-	for i := range s.Faults {
-		s.Faults[i].At /= 2
-		s.Faults[i].For /= 2
-	}
-	s.Checks.Observe = max(s.Checks.Observe/2, min(s.Checks.Observe, 5*time.Second))
 }
 
 // correct is s without its flaws, expecting nothing, named after base.

@@ -43,14 +43,31 @@ func newRoot() *cobra.Command {
 		Long: `replcheck checks two-site replicated object storage (S3 and Swift over one
 namespace, asynchronous replication both ways): it runs the reference engine
 or points at real endpoints, injects WAN and site faults, and verifies that
-every acknowledged write converged, intact, within the replication target.`,
+every acknowledged write converged, intact, within the replication target.
+
+Each run plays a scenario (a workload, faults, the checks it must pass)
+against a target: embedded (two sites in this process, the default),
+containers (each site in a Docker container) or external (your own two
+sites, described by a sites file). It leaves a run folder with result.json,
+history.jsonl and a report.
+
+Start here:
+  replcheck run quickstart       two sites in this process, ten seconds of
+                                 writes at both, a verdict (about 20 s)
+  replcheck scenarios            the scenario library, one line each
+  replcheck report RUN_DIR       a run folder's report.html, rendered again
+  replcheck probe --sites FILE   a replication canary for your own two sites
+  replcheck calibrate            proof that the verifier finds every flaw
+
+Exit codes: 0 pass, 1 a verdict failed or was undecided, 2 bad input, 3 the
+target could not be started or reached.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd(), newWANProxyCmd())
+	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd(), newWANProxyCmd(), newReportCmd(), newScenariosCmd())
 	return root
 }
 

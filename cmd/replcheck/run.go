@@ -23,6 +23,7 @@ import (
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
 	"github.com/replcheck/replcheck/harness/external"
+	"github.com/replcheck/replcheck/internal/human"
 	"github.com/replcheck/replcheck/reports"
 	"github.com/replcheck/replcheck/runner"
 	scenario "github.com/replcheck/replcheck/scenarios"
@@ -46,7 +47,7 @@ func (f *runFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "runs", "directory the run folders go into")
 	fl.Uint64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines while running")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress display while running")
 	fl.BoolVar(&f.json, "json", false, "print each result as one JSON line instead of a summary")
 	fl.StringVar(&f.target, "target", "", "where the sites run: embedded, containers or external (default: the scenario's, usually embedded; external with --sites)")
 	fl.StringVar(&f.sites, "sites", "", "run against your own two sites, described by this sites file (docs/sites-file.md); implies --target external")
@@ -190,14 +191,30 @@ func renameSites(s *scenario.Scenario, to map[string]string) {
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	var (
+		f     runFlags
+		quick bool
+	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO...",
 		Short: "Run scenarios and judge the replication they observe",
-		Long: `Run each scenario (a library name or a path to a YAML file) against its
-target, then check that every acknowledged write reached every site, intact
-and within the replication target. Each run leaves a folder under --out with
-result.json, history.jsonl and final-state.json.
+		Long: `Run each scenario (a library name, listed by 'replcheck scenarios', or a path
+to a YAML file) against its target, then check that every acknowledged write
+reached every site, intact and within the replication target. Each run leaves
+a folder under --out with report.html (open it in a browser), junit.xml,
+result.json, history.jsonl and final-state.json; 'replcheck verify RUN_DIR'
+re-checks one offline, 'replcheck report RUN_DIR' renders its reports again.
+--quick shortens each scenario to a smoke run of a few seconds (workload at
+most 6 s, faults in proportion, objects at most 8 MiB).
+
+Progress goes to stderr. On a terminal it is one status line redrawn in
+place: elapsed time, phase, operations done and ops/s, writes pending
+replication (and their bytes), the recent replication lag (median and
+maximum of the writes that reached their peer in the last five seconds) and
+the active faults. Where stderr is not a terminal, or CI is set, or
+TERM=dumb, it is a plain line every two seconds; with --quiet, nothing.
+stdout gets only the summary, or with --json one JSON result a line, so
+--json output can be piped on while the status line shows.
 
 With --sites FILE the scenario runs against your own two sites (the external
 target), described by a sites file that names the environment variables
@@ -209,10 +226,13 @@ pauses, clock skews and flaws are refused.
 Exit codes: 0 every run passed, 1 a verdict failed or was undecided, 2 bad
 input (scenario file, sites file, flags), 3 the target could not be started
 or reached.`,
-		Example: `  replcheck run quickstart
+		Example: `  replcheck run quickstart                          # start here: about 20 s, no Docker
   replcheck run partition-heal site-crash --out /tmp/runs
-  replcheck run ./my-scenario.yaml --seed 7 --json
-  replcheck run quickstart --sites sites.yaml`,
+  replcheck run --quick large-objects               # a few seconds instead of minutes
+  replcheck run ./my-scenario.yaml --seed 7         # 'replcheck scenarios NAME --yaml' starts one
+  replcheck run baseline --json | jq -r .verdict    # progress stays on stderr
+  replcheck run partition-heal --target containers  # each site in a Docker container
+  replcheck run quickstart --sites sites.yaml       # your own two sites (docs/sites-file.md)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var list []*scenario.Scenario
@@ -226,6 +246,11 @@ or reached.`,
 				}
 				if f.seed != 0 {
 					s.Workload.Seed = f.seed
+				}
+				if quick {
+					if err := s.Quick(scenario.Smoke); err != nil {
+						return usageErr("--quick: %w", err)
+					}
 				}
 				list = append(list, s)
 			}
@@ -254,6 +279,7 @@ or reached.`,
 		},
 	}
 	f.add(cmd)
+	cmd.Flags().BoolVar(&quick, "quick", false, "shorten each scenario to a smoke run of a few seconds")
 	return cmd
 }
 
@@ -273,7 +299,7 @@ func loadScenario(arg string) (*scenario.Scenario, error) {
 	}
 	s, err := scenario.Find(arg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w\n%s", err, didYouMean(strings.TrimSuffix(arg, ".yaml")))
 	}
 	s.File = "library:" + s.Name
 	return s, nil
@@ -349,12 +375,14 @@ func runOne(ctx context.Context, s *scenario.Scenario, f runFlags, progress io.W
 	if err != nil {
 		return nil, "", err
 	}
-	o := runner.Options{Dir: dir, Start: f.startTarget, ProgressEvery: 2 * time.Second}
-	if !f.quiet {
-		fmt.Fprintf(progress, "%s: running (workload %s, then up to %s to converge) → %s\n", s.Name, workloadLength(s), s.Checks.Observe, dir)
-		o.Progress = func(p runner.Progress) { printProgress(progress, s.Name, p) }
+	d := newProgressDisplay(progress, f.quiet)
+	o := runner.Options{Dir: dir, Start: f.startTarget, ProgressEvery: d.every()}
+	if d.mode != progressNone {
+		d.println(fmt.Sprintf("%s: running (workload %s, then up to %s to converge) → %s", s.Name, workloadLength(s), s.Checks.Observe, dir))
+		o.Progress = func(p runner.Progress) { d.update(s.Name, p) }
 	}
 	res, err := runner.Run(ctx, s, o)
+	d.done()
 	return res, dir, err
 }
 
@@ -382,18 +410,6 @@ func newRunDir(parent, name string) (string, error) {
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
 	}
-}
-
-func printProgress(w io.Writer, name string, p runner.Progress) {
-	if p.Phase == runner.PhaseDone {
-		return
-	}
-	line := fmt.Sprintf("%s: %6.1fs %-9s ops %d, pending %d (%s)", name, p.Elapsed.Seconds(), p.Phase, p.Ops,
-		p.PendingOps, humanize.IBytes(uint64(max(p.PendingBytes, 0))))
-	if len(p.Faults) > 0 {
-		line += ", faults: " + strings.Join(p.Faults, "; ")
-	}
-	fmt.Fprintln(w, line)
 }
 
 // printResult prints the one-screen summary of a run, or its JSON.
@@ -446,8 +462,12 @@ func printResult(w io.Writer, r *reports.Result, dir string, asJSON bool) {
 		fmt.Fprintf(w, "  expected   %s\n", strings.Join(r.Checks.Expect, ", "))
 	}
 	fmt.Fprintf(w, "  verdict    %s: %s\n", strings.ToUpper(r.Verdict), strings.Join(r.Reasons, "; "))
+	if d := r.Decision(); d != "" {
+		fmt.Fprintf(w, "  decision   %s\n", strings.ToUpper(d))
+	}
 	if dir != "" {
 		fmt.Fprintf(w, "  run folder %s\n", dir)
+		fmt.Fprintf(w, "  report     %s\n", filepath.Join(dir, reports.ReportFile))
 	}
 }
 
@@ -483,7 +503,7 @@ func faultLines(fs []reports.Fault) []string {
 // share within the SLO, what is still pending, and the size fit.
 func lagLines(c convergence.Result) []string {
 	var out []string
-	secs := func(v float64) string { return fmtSeconds(v) }
+	secs := func(v float64) string { return human.Seconds(v) }
 	for _, d := range c.Directions {
 		line := fmt.Sprintf("%s→%s: %d writes", d.From, d.To, d.Writes)
 		if d.Lag != nil {
@@ -496,21 +516,11 @@ func lagLines(c convergence.Result) []string {
 		out = append(out, line)
 	}
 	if f := c.Overall.Fit; f.OK {
-		out = append(out, fmt.Sprintf("fit: %s/s effective, %s + size/bandwidth; objects over %s would breach the SLO",
-			humanize.IBytes(uint64(f.BandwidthBytesPerSecond)), secs(f.InterceptSeconds), humanize.IBytes(uint64(f.SLOSizeBytes))))
+		// R² says how far to trust the breach size: on a fast link lag
+		// barely grows with size, and the line is mostly noise.
+		out = append(out, fmt.Sprintf("fit: %s/s effective, %s + size/bandwidth (R² %.2f); objects over %s would breach the SLO",
+			humanize.IBytes(uint64(f.BandwidthBytesPerSecond)), secs(f.InterceptSeconds), f.R2, humanize.IBytes(uint64(f.SLOSizeBytes))))
 	}
 	out = append(out, fmt.Sprintf("verdict: %s: %s", c.Verdict.Outcome, c.Verdict.Reason))
 	return out
-}
-
-// fmtSeconds prints a lag readably: "850µs", "12.3ms", "4.21s".
-func fmtSeconds(v float64) string {
-	d := time.Duration(v * float64(time.Second))
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(100 * time.Microsecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
 }

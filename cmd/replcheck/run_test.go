@@ -93,3 +93,51 @@ checks:
 		t.Errorf("verify output:\n%s", stdout.String())
 	}
 }
+
+// TestRunQuickGoNoGo: --quick shortens a library scenario (pre-maintenance
+// lasts a minute and a half in full), and a go / no-go scenario's summary
+// says go, pointing at its report.
+func TestRunQuickGoNoGo(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--quick", "-q", "pre-maintenance", "--out", t.TempDir()}, &stdout, &stderr)
+	if code != exitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	var report string
+	for _, line := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(line, "  report     "); ok {
+			report = r
+		}
+	}
+	if !strings.Contains(out, "decision   GO\n") || report == "" {
+		t.Fatalf("summary lacks the decision or the report:\n%s", out)
+	}
+	res, err := reports.ReadResult(filepath.Dir(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Checks.GoNoGo || res.Decision() != "go" || res.Workload.ElapsedSeconds > 10 {
+		t.Errorf("result: goNoGo %v, decision %q, workload %.1fs (quick: at most 6 s)", res.Checks.GoNoGo, res.Decision(), res.Workload.ElapsedSeconds)
+	}
+	html, err := os.ReadFile(report)
+	if err != nil || !strings.Contains(string(html), `id="verdict-badge">GO<`) {
+		t.Errorf("report.html: %v; want the GO badge", err)
+	}
+}
+
+func TestPrintResultNoGo(t *testing.T) {
+	r := &reports.Result{Scenario: "pre-maintenance", Verdict: reports.Undecided, Reasons: []string{"3 writes pending"},
+		Checks: reports.Checks{GoNoGo: true}}
+	var b bytes.Buffer
+	printResult(&b, r, "", false)
+	if !strings.Contains(b.String(), "decision   NO-GO\n") {
+		t.Errorf("an undecided go / no-go run must read no-go:\n%s", b.String())
+	}
+	r.Checks.GoNoGo = false
+	b.Reset()
+	printResult(&b, r, "", false)
+	if strings.Contains(b.String(), "decision") {
+		t.Errorf("a run that is not go / no-go has no decision:\n%s", b.String())
+	}
+}

@@ -32,6 +32,16 @@ func newTopologyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topology",
 		Short: "Start, inspect and clean up two-site topologies",
+		Long: `A topology is two replicating sites of the reference engine with a
+toxiproxy WAN link in each direction: what 'replcheck run' starts for each
+scenario. 'topology up' starts one on its own and keeps it running, to point
+your own S3 or Swift clients at, or to run scenarios against from another
+terminal with --sites. 'topology down' removes containers topologies that a
+killed process left behind.`,
+		Example: `  replcheck topology up                                # in this process, until Ctrl-C
+  replcheck topology up --write-sites sites.yaml       # then elsewhere: replcheck run quickstart --sites sites.yaml
+  replcheck topology up --target containers            # each site and WAN proxy in a container
+  replcheck topology down --all                        # remove what killed runs left`,
 	}
 	cmd.AddCommand(newTopologyUpCmd(), newTopologyDownCmd())
 	return cmd

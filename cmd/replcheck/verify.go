@@ -20,8 +20,10 @@ of replcheck reaches the same verdict; a different one is reported.
 
 Exit codes: 0 every run passes, 1 a verdict failed or was undecided, 2 a
 folder is not a run folder or cannot be read.`,
-		Example: `  replcheck verify runs/quickstart-20261122-101500`,
-		Args:    cobra.MinimumNArgs(1),
+		Example: `  replcheck run quickstart --out /tmp/runs     # leaves /tmp/runs/quickstart-<date>-<time>
+  replcheck verify /tmp/runs/quickstart-*      # the same verdict, from the folder alone
+  replcheck verify runs/* --json | jq -r '.scenario + " " + .verdict'`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code := exitPass
 			for _, dir := range args {

@@ -36,8 +36,14 @@ or replcheck's harness), then shape, cut and heal them.
 In a two-site topology of separate processes or containers, one wanproxy
 per direction sits between a site and its peer's internal replication API
 (replcheck site --peer NAME=http://WANPROXY:PORT).`,
-		Example: `  replcheck wanproxy
-  replcheck wanproxy --listen 0.0.0.0:8474 --json`,
+		Example: `  replcheck wanproxy                                   # control API on 127.0.0.1:8474
+  replcheck wanproxy --listen 0.0.0.0:8474 --json      # in a container: prints {"control": …}
+
+  # then, with any toxiproxy client (here its HTTP API): a link to a peer's
+  # internal API on 127.0.0.1:9100, 150 ms of latency on it, and a cut
+  curl -X POST 127.0.0.1:8474/proxies -d '{"name":"a-to-b","listen":"127.0.0.1:9101","upstream":"127.0.0.1:9100"}'
+  curl -X POST 127.0.0.1:8474/proxies/a-to-b/toxics -d '{"type":"latency","attributes":{"latency":150}}'
+  curl -X POST 127.0.0.1:8474/proxies/a-to-b -d '{"enabled":false}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkListenAddr(listen); err != nil {

@@ -136,6 +136,7 @@ type Tracker struct {
 	skipped    map[string]int
 	drained    chan struct{} // closed while nothing is pending
 	series     series
+	recent     []lagAt // latest resolutions, for RecentLag
 	started    bool
 	stopped    bool
 	stoppedAt  history.Time

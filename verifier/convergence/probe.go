@@ -386,6 +386,7 @@ func (t *Tracker) resolve(w *tracked, st State, by *opRec, recv history.Time, fr
 	w.lo = max(w.ack(), w.lastMiss)
 	w.hi = max(recv, w.lo)
 	t.addPending(-1, -w.size)
+	t.noteLag(w.hi, (w.lo+w.hi)/2-w.ack())
 	if w.rival != nil {
 		w.rival = nil
 		if fromConfirm {

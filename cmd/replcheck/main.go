@@ -67,7 +67,7 @@ target could not be started or reached.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
 	})
-	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd(), newWANProxyCmd(), newReportCmd(), newScenariosCmd())
+	root.AddCommand(newSiteCmd(), newTopologyCmd(), newRunCmd(), newVerifyCmd(), newCalibrateCmd(), newWANProxyCmd(), newProbeCmd(), newReportCmd(), newScenariosCmd())
 	return root
 }
 

@@ -105,6 +105,7 @@ Exit codes: 0, or 2 for an unknown name or a scenario file with errors.`,
 // scenarioInfo is a scenario as 'replcheck scenarios --json' prints it.
 type scenarioInfo struct {
 	Name        string   `json:"name"`
+	Summary     string   `json:"summary"` // one line: the file's opening comment
 	Description string   `json:"description"`
 	Target      string   `json:"target"`
 	Sites       []string `json:"sites"`
@@ -119,7 +120,7 @@ type scenarioInfo struct {
 
 func scenarioInfoOf(s *scenario.Scenario) scenarioInfo {
 	// Empty lists as [], not null: simpler for jq.
-	return scenarioInfo{Name: s.Name, Description: oneLine(s.Description), Target: s.Topology.Target,
+	return scenarioInfo{Name: s.Name, Summary: headline(s), Description: oneLine(s.Description), Target: s.Topology.Target,
 		Sites: orEmpty(s.Topology.Sites), RunLengthSeconds: s.RunLength().Seconds(), Faults: len(s.Faults),
 		Flaws: orEmpty(s.Topology.Flaws), Expect: orEmpty(s.Checks.Expect), Calibration: isCalibration(s)}
 }
@@ -154,7 +155,7 @@ func listScenarios(w io.Writer, lib []*scenario.Scenario, width int) {
 			plain = append(plain, s)
 		}
 	}
-	table(w, plain, width, true, func(s *scenario.Scenario) string { return firstSentence(s.Description) })
+	table(w, plain, width, true, headline)
 	if len(cal) > 0 {
 		fmt.Fprintf(w, "\nCalibration: a flaw of the reference engine on, and what the verifier must\nfind ('replcheck calibrate' runs them all):\n")
 		table(w, cal, width, false, calibrationSummary)
@@ -181,6 +182,18 @@ func table(w io.Writer, list []*scenario.Scenario, width int, header bool, summa
 	for _, s := range list {
 		row(s.Name, s.Topology.Target, runLength(s), clip(summary(s), summaryW))
 	}
+}
+
+// headline is a library scenario's one-line summary: the comment its file
+// opens with, or else its description's first sentence.
+func headline(s *scenario.Scenario) string {
+	if b, err := fs.ReadFile(scenario.Embedded, s.Name+".yaml"); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		if h, ok := strings.CutPrefix(first, "# "); ok {
+			return strings.TrimSpace(h)
+		}
+	}
+	return firstSentence(s.Description)
 }
 
 // calibrationSummary leads with what the verifier must find, and the

@@ -56,8 +56,8 @@ func TestScenariosList(t *testing.T) {
 			if !strings.Contains(lines[i], "finds "+strings.Join(s.Checks.Expect, ", ")) {
 				t.Errorf("%s: %q does not say what it must find", s.Name, lines[i])
 			}
-		} else if !strings.HasPrefix(oneLine(s.Description), summary) {
-			t.Errorf("%s: summary %q is not the start of its description", s.Name, summary)
+		} else if !strings.HasPrefix(headline(s), summary) || len(summary) < 20 {
+			t.Errorf("%s: summary %q is not the start of its headline %q", s.Name, summary, headline(s))
 		}
 	}
 }
@@ -190,5 +190,16 @@ func TestSummaryText(t *testing.T) {
 	}
 	if got := wrap("aa bb cc dd", 5); !slices.Equal(got, []string{"aa bb", "cc dd"}) {
 		t.Errorf("wrap: %q", got)
+	}
+}
+
+// TestHeadline: a library file's opening comment is its headline, not the
+// description's first sentence; every library file has one.
+func TestHeadline(t *testing.T) {
+	for _, s := range library(t) {
+		h := headline(s)
+		if h == firstSentence(s.Description) || len(h) < 20 || strings.HasPrefix(h, "#") {
+			t.Errorf("%s: headline %q: want the one-line comment the file opens with", s.Name, h)
+		}
 	}
 }

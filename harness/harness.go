@@ -6,6 +6,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -169,4 +170,34 @@ func FindSite(sites []Site, name string) (Site, error) {
 		return nil, fmt.Errorf("no site %q (sites: %s)", name, strings.Join(names, ", "))
 	}
 	return sites[i], nil
+}
+
+// ProbeTransporter is a topology whose sites may answer a read of an
+// object they do not hold yet with the peer's copy (proxied reads). The
+// verifier sends its probes and final-state reads through ProbeTransport,
+// which asks each site for its own copy only, so that a proxied answer is
+// never taken for a replicated object.
+type ProbeTransporter interface {
+	ProbeTransport(rt http.RoundTripper) http.RoundTripper
+}
+
+// BucketPreparer is a topology whose replication is configured per
+// bucket: PrepareBucket creates the bucket at every site, set to
+// replicate, and is what the harness calls instead of creating it at one
+// site.
+type BucketPreparer interface {
+	PrepareBucket(ctx context.Context, bucket string) error
+}
+
+// SSEOfferer is a topology that offers only some server-side encryption
+// modes; SSEModes names them as verifier/client does (SSE-S3, SSE-KMS,
+// SSE-C). A topology that is not one offers them all.
+type SSEOfferer interface {
+	SSEModes() []string
+}
+
+// KMSKeyNamer is a topology whose SSE-KMS writes must name their key (the
+// engine has no default key): KMSKeyID is the one to name.
+type KMSKeyNamer interface {
+	KMSKeyID() string
 }

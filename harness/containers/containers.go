@@ -133,19 +133,9 @@ var (
 
 // Link is one WAN direction: a proxy in its own container.
 type Link struct {
-	from, to string
-	wan      *wan.Link
-	control  string // host address of the proxy's control API
+	*harness.WANLink
+	control string // host address of the proxy's control API
 }
-
-// From implements harness.Link.
-func (l *Link) From() string { return l.from }
-
-// To implements harness.Link.
-func (l *Link) To() string { return l.to }
-
-// WAN implements harness.Link.
-func (l *Link) WAN() *wan.Link { return l.wan }
 
 // Control returns the host address of the toxiproxy control API of the
 // link's proxy container.
@@ -204,11 +194,8 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	if len(opts.Sites) == 0 {
 		opts.Sites = DefaultSites
 	}
-	if len(opts.Sites) != 2 {
-		return nil, fmt.Errorf("start containers topology: %d sites given; replication here is between exactly two", len(opts.Sites))
-	}
-	if opts.Sites[0] == opts.Sites[1] {
-		return nil, fmt.Errorf("start containers topology: both sites are named %q", opts.Sites[0])
+	if err := harness.CheckTwoSites(opts.Sites); err != nil {
+		return nil, fmt.Errorf("start containers topology: %w", err)
 	}
 	for _, n := range opts.Sites {
 		if !validName(n) {
@@ -382,7 +369,7 @@ func (t *Topology) startLink(ctx context.Context, from, to string) (*Link, error
 	if err != nil {
 		return nil, fmt.Errorf("WAN link %s → %s: %w", from, to, err)
 	}
-	return &Link{from: from, to: to, wan: wl, control: control}, nil
+	return &Link{WANLink: harness.NewWANLink(from, to, wl), control: control}, nil
 }
 
 // run creates and starts a container, remembering it for logs and Close
@@ -476,7 +463,7 @@ func (t *Topology) Site(name string) (harness.Site, error) { return harness.Find
 // Link implements harness.Topology.
 func (t *Topology) Link(from, to string) (harness.Link, error) {
 	for _, l := range t.links {
-		if l != nil && l.from == from && l.to == to {
+		if l != nil && l.From() == from && l.To() == to {
 			return l, nil
 		}
 	}

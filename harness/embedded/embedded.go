@@ -44,10 +44,8 @@ type Options struct {
 
 // Topology is a running embedded topology.
 type Topology struct {
-	sites   []*Site
-	links   []*Link
-	server  *wan.Server
-	network *wan.Network
+	harness.Members[*Site]
+	server *wan.Server
 }
 
 var _ harness.Topology = (*Topology)(nil)
@@ -89,43 +87,19 @@ func (s *Site) NonReplicated() harness.Endpoint {
 // Credentials implements harness.Site.
 func (s *Site) Credentials() harness.Credentials { return s.creds }
 
-// Link is one WAN direction.
-type Link struct {
-	from, to string
-	wan      *wan.Link
-}
-
-// From implements harness.Link.
-func (l *Link) From() string { return l.from }
-
-// To implements harness.Link.
-func (l *Link) To() string { return l.to }
-
-// WAN implements harness.Link.
-func (l *Link) WAN() *wan.Link { return l.wan }
-
 // Start starts the topology. On error it returns what was started, so the
 // caller can register Close before checking the error.
 func Start(ctx context.Context, opts Options) (*Topology, error) {
 	if len(opts.Sites) == 0 {
 		opts.Sites = DefaultSites
 	}
-	if len(opts.Sites) != 2 {
-		return nil, fmt.Errorf("start embedded topology: %d sites given; replication here is between exactly two", len(opts.Sites))
-	}
-	if opts.Sites[0] == opts.Sites[1] {
-		return nil, fmt.Errorf("start embedded topology: both sites are named %q", opts.Sites[0])
+	if err := harness.CheckTwoSites(opts.Sites); err != nil {
+		return nil, fmt.Errorf("start embedded topology: %w", err)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Topology{}
-	srv, err := wan.StartServer("127.0.0.1:0", opts.Logger)
-	if err != nil {
-		return t, fmt.Errorf("start embedded topology: %w", err)
-	}
-	t.server = srv
-	t.network = wan.Connect(srv.Addr())
 
 	// The sites share what real sites of one deployment share: users, the
 	// encryption keyring (one KMS) and the replication secret.
@@ -142,17 +116,23 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 		if err != nil {
 			return t, fmt.Errorf("start embedded topology: %w", err)
 		}
-		t.sites = append(t.sites, &Site{Site: s, creds: harness.Credentials{AccessKey: user.AccessKey, SecretKey: user.SecretKey,
+		t.AddSite(&Site{Site: s, creds: harness.Credentials{AccessKey: user.AccessKey, SecretKey: user.SecretKey,
 			SwiftUser: user.Account + ":" + user.Name, SwiftKey: user.SecretKey}})
 	}
-	for _, pair := range [][2]*Site{{t.sites[0], t.sites[1]}, {t.sites[1], t.sites[0]}} {
-		from, to := pair[0], pair[1]
-		l, err := t.network.AddLink(from.Name()+"-to-"+to.Name(), "127.0.0.1:0", strings.TrimPrefix(to.InternalURL(), "http://"))
-		if err != nil {
-			return t, fmt.Errorf("start embedded topology: %w", err)
-		}
-		t.links = append(t.links, &Link{from: from.Name(), to: to.Name(), wan: l})
-		if err := from.ConnectPeer(to.Name(), "http://"+l.Addr()); err != nil {
+	// One WAN proxy per direction: from reaches to's internal endpoint
+	// through it.
+	srv, links, err := harness.StartWAN(opts.Logger, opts.Sites[0], opts.Sites[1], func(_, to string) string {
+		s, _ := t.Own(to)
+		return strings.TrimPrefix(s.InternalURL(), "http://")
+	})
+	t.server = srv
+	if err != nil {
+		return t, fmt.Errorf("start embedded topology: %w", err)
+	}
+	for _, l := range links {
+		t.AddLink(l)
+		from, _ := t.Own(l.From())
+		if err := from.ConnectPeer(l.To(), "http://"+l.WAN().Addr()); err != nil {
 			return t, fmt.Errorf("start embedded topology: %w", err)
 		}
 	}
@@ -162,47 +142,9 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 // Target implements harness.Topology.
 func (t *Topology) Target() string { return Target }
 
-// Sites implements harness.Topology.
-func (t *Topology) Sites() []harness.Site {
-	out := make([]harness.Site, len(t.sites))
-	for i, s := range t.sites {
-		out[i] = s
-	}
-	return out
-}
-
-// Site implements harness.Topology.
-func (t *Topology) Site(name string) (harness.Site, error) { return harness.FindSite(t.Sites(), name) }
-
 // EngineSite returns a site with the reference engine's own API (its
 // store, replicator and ground truth), for the engine's tests.
-func (t *Topology) EngineSite(name string) (*Site, error) {
-	for _, s := range t.sites {
-		if s.Name() == name {
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("no site %q", name)
-}
-
-// Link implements harness.Topology.
-func (t *Topology) Link(from, to string) (harness.Link, error) {
-	for _, l := range t.links {
-		if l.from == from && l.to == to {
-			return l, nil
-		}
-	}
-	return nil, fmt.Errorf("no WAN link %s → %s", from, to)
-}
-
-// Links implements harness.Topology.
-func (t *Topology) Links() []harness.Link {
-	out := make([]harness.Link, len(t.links))
-	for i, l := range t.links {
-		out[i] = l
-	}
-	return out
-}
+func (t *Topology) EngineSite(name string) (*Site, error) { return t.Own(name) }
 
 // WANControl returns the toxiproxy control API address.
 func (t *Topology) WANControl() string { return t.server.Addr() }
@@ -220,7 +162,7 @@ func (t *Topology) Close(ctx context.Context) error {
 	if t.server != nil {
 		errs = append(errs, t.server.Close())
 	}
-	for _, s := range t.sites {
+	for _, s := range t.OwnSites() {
 		errs = append(errs, s.Shutdown(ctx))
 	}
 	return errors.Join(errs...)

@@ -1,0 +1,13 @@
+package swift
+
+import "github.com/replcheck/replcheck/harness"
+
+var (
+	_ harness.BucketPreparer = (*Topology)(nil)
+	_ harness.SSEOfferer     = (*Topology)(nil)
+)
+
+// SSEModes implements harness.SSEOfferer: s3api stores SSE-S3 objects
+// encrypted at rest; it refuses SSE-KMS and ignores SSE-C headers, so
+// neither is offered.
+func (t *Topology) SSEModes() []string { return []string{"SSE-S3"} }

@@ -169,6 +169,9 @@ func newPage(r *Result) page {
 		{"observation window", human.Seconds(r.Checks.ObserveSeconds)},
 		{"expects", expect},
 	}
+	for _, a := range r.Adapted {
+		p.Facts = append(p.Facts, [2]string{"adapted", a})
+	}
 	p.Checks = checkResults(r)
 	for _, k := range sortedKeys(r.Workload.ByKind) {
 		p.ByKind = append(p.ByKind, [2]string{k, fmt.Sprint(r.Workload.ByKind[k])})

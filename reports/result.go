@@ -50,14 +50,17 @@ type Result struct {
 	Scenario string `json:"scenario"`
 	// ScenarioFile is where the scenario came from ("library:NAME" for
 	// the built-in library).
-	ScenarioFile string    `json:"scenarioFile"`
-	Target       string    `json:"target"`
-	Sites        []string  `json:"sites"`
-	Flaws        []string  `json:"flaws,omitempty"`
-	Seed         uint64    `json:"seed"`
-	Buckets      []string  `json:"buckets"`
-	Started      time.Time `json:"started"`
-	Finished     time.Time `json:"finished"`
+	ScenarioFile string   `json:"scenarioFile"`
+	Target       string   `json:"target"`
+	Sites        []string `json:"sites"`
+	Flaws        []string `json:"flaws,omitempty"`
+	// Adapted lists how the scenario's workload was fitted to what the
+	// target offers (replcheck run --adapt), one change a line.
+	Adapted  []string  `json:"adapted,omitempty"`
+	Seed     uint64    `json:"seed"`
+	Buckets  []string  `json:"buckets"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 
 	Checks Checks `json:"checks"`
 

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,11 @@ type Options struct {
 	// run goes on, and once per phase change; never two calls at once.
 	Progress      func(Progress)
 	ProgressEvery time.Duration // default 1s
-	Log           *slog.Logger  // default: discard
+	// Adapt runs a scenario that asks for what its target lacks (Swift,
+	// an SSE mode) with those shares moved to what it offers, recording
+	// each move in Result.Adapted; without it such a run is refused.
+	Adapt bool
+	Log   *slog.Logger // default: discard
 }
 
 // Progress is a snapshot of a run for progress displays.
@@ -89,6 +94,79 @@ func (e *InfraError) Error() string { return e.Err.Error() }
 func (e *InfraError) Unwrap() error { return e.Err }
 
 func infra(format string, a ...any) error { return &InfraError{fmt.Errorf(format, a...)} }
+
+// UnsupportedError is a scenario that asks for what its target does not
+// offer (an API, an encryption mode): bad input, found once the target
+// has said what it offers, before any operation.
+type UnsupportedError struct{ Err error }
+
+func (e *UnsupportedError) Error() string { return e.Err.Error() }
+func (e *UnsupportedError) Unwrap() error { return e.Err }
+
+// IsUnsupported reports whether err is an *UnsupportedError.
+func IsUnsupported(err error) bool {
+	var ue *UnsupportedError
+	return errors.As(err, &ue)
+}
+
+// fit fits the workload of r's scenario to what its target offers: a
+// site without a Swift endpoint, an SSE mode the engine does not offer.
+// Without Options.Adapt such a scenario is refused; with it, the share
+// moves to what the target offers (Swift's to S3, an SSE mode's to another
+// encrypting mode, or to none) and each move is recorded in the result.
+func (r *run) fit(topo harness.Topology) error {
+	s := *r.s // the caller's scenario stays as it was
+	r.s = &s
+	w := &s.Workload
+	refuse := func(format string, a ...any) error {
+		return &UnsupportedError{fmt.Errorf(format+"; --adapt runs it with that share moved to what the target offers", a...)}
+	}
+	if w.APIs.Swift > 0 {
+		for _, site := range topo.Sites() {
+			if site.Replicated().SwiftAuth != "" {
+				continue
+			}
+			if !r.o.Adapt {
+				return refuse("scenario %s uses Swift (workload.apis.swift %d), and target %s offers no Swift API at site %s",
+					s.Name, w.APIs.Swift, topo.Target(), site.Name())
+			}
+			r.res.Adapted = append(r.res.Adapted, fmt.Sprintf("workload.apis: swift's %d moved to s3 (target %s offers no Swift API)", w.APIs.Swift, topo.Target()))
+			w.APIs.S3 += w.APIs.Swift
+			w.APIs.Swift = 0
+			break
+		}
+	}
+	so, ok := topo.(harness.SSEOfferer)
+	if !ok {
+		return nil
+	}
+	offered := so.SSEModes()
+	modes := []struct {
+		name   string
+		weight *int
+	}{{client.SSEKMS, &w.SSE.KMS}, {client.SSES3, &w.SSE.S3}, {client.SSEC, &w.SSE.C}}
+	for _, m := range modes {
+		if *m.weight == 0 || slices.Contains(offered, m.name) {
+			continue
+		}
+		if !r.o.Adapt {
+			return refuse("scenario %s writes with %s (workload.sse), which target %s does not offer (it offers %s)",
+				s.Name, m.name, topo.Target(), strings.Join(offered, ", "))
+		}
+		to, toWeight := "none", &w.SSE.None
+		for _, o := range modes {
+			if slices.Contains(offered, o.name) {
+				to, toWeight = o.name, o.weight
+				break
+			}
+		}
+		r.res.Adapted = append(r.res.Adapted, fmt.Sprintf("workload.sse: %s's %d moved to %s (target %s does not offer %s)",
+			m.name, *m.weight, to, topo.Target(), m.name))
+		*toWeight += *m.weight
+		*m.weight = 0
+	}
+	return nil
+}
 
 // LogSaver is a topology whose parts keep logs of their own (the
 // containers target): a run that does not pass saves them into LogsDir
@@ -213,6 +291,10 @@ func (r *run) do(ctx context.Context) (err error) {
 	if err := tl.Validate(topo); err != nil {
 		return infra("fault timeline on target %s: %w", topo.Target(), err)
 	}
+	if err := r.fit(topo); err != nil {
+		return err
+	}
+	s = r.s
 
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -409,7 +491,13 @@ func (r *run) clients() ([]client.Client, error) {
 			return nil, infra("%w", err)
 		}
 		out = append(out, c)
-		if r.probes[name], err = client.NewS3(site, true, client.WithTransport(r.rt)); err != nil {
+		// Probes and final-state reads must see what the site itself
+		// holds, never a copy it fetched from its peer.
+		prt := http.RoundTripper(r.rt)
+		if pt, ok := r.topo.(harness.ProbeTransporter); ok {
+			prt = pt.ProbeTransport(r.rt)
+		}
+		if r.probes[name], err = client.NewS3(site, true, client.WithTransport(prt)); err != nil {
 			return nil, infra("%w", err)
 		}
 		if swift {
@@ -429,8 +517,17 @@ func (r *run) buckets(ctx context.Context) ([]string, error) {
 	prefix := "rc-" + r.token()
 	first := r.probes[r.s.Topology.Sites[0]]
 	var out []string
+	bp, perBucket := r.topo.(harness.BucketPreparer)
 	for i := range r.s.Workload.Buckets {
 		b := fmt.Sprintf("%s-%d", prefix, i)
+		if perBucket {
+			// Replication is set per bucket on this target, at every site.
+			if err := bp.PrepareBucket(ctx, b); err != nil {
+				return nil, infra("prepare bucket %s on target %s: %w", b, r.topo.Target(), err)
+			}
+			out = append(out, b)
+			continue
+		}
 		if err := first.CreateBucket(ctx, b, client.BucketOptions{Versioning: r.s.Workload.Versioning}); err != nil {
 			return nil, infra("create bucket %s at %s: %w", b, first.Site(), err)
 		}
@@ -467,6 +564,9 @@ func (r *run) workloadConfig(buckets []string, key []byte) (workload.Config, err
 		SSE:   map[string]int{client.SSENone: w.SSE.None, client.SSES3: w.SSE.S3, client.SSEKMS: w.SSE.KMS, client.SSEC: w.SSE.C},
 	}
 	cfg.Sizes = sizes(w.Sizes)
+	if kn, ok := r.topo.(harness.KMSKeyNamer); ok {
+		cfg.KMSKeyID = kn.KMSKeyID()
+	}
 	return cfg, cfg.Validate()
 }
 

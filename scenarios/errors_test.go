@@ -78,11 +78,16 @@ workload:
 			[]string{`t.yaml:6:7: topology.flaws[1]: flaw "no-retry" is listed twice`}},
 		{"flaws with target external", "name: t\ndescription: d\ntopology:\n  target: external\n  flaws: [no-retry]\nworkload: {duration: 1s}\n",
 			[]string{"t.yaml:5:3: topology.flaws: flaws are options of the reference engine; target external runs your own endpoints"}},
+		{"flaws and data with a real engine", "name: t\ndescription: d\ntopology:\n  target: minio\n  data: disk\n  flaws: [no-retry]\nworkload: {duration: 1s}\n",
+			[]string{
+				"t.yaml:5:9: topology.data: data applies to the reference engine (targets embedded and containers), not to target minio",
+				"t.yaml:6:3: topology.flaws: flaws are options of the reference engine; target minio runs a real engine",
+			}},
 		{"unknown anomaly", minimal + "checks:\n  expect: [lost-writes]\n",
 			[]string{`t.yaml:6:12: checks.expect[0]: unknown anomaly "lost-writes" (known: ` + knownAnomalies + ")"}},
 		{"unknown target and data", "name: t\ndescription: d\ntopology: {target: docker, data: ssd}\nworkload: {duration: 1s}\n",
 			[]string{
-				`t.yaml:3:20: topology.target: unknown target "docker" (known: embedded, containers, external)`,
+				`t.yaml:3:20: topology.target: unknown target "docker" (known: embedded, containers, external, minio, ceph, swift)`,
 				`t.yaml:3:34: topology.data: unknown data backend "ssd" (known: memory, disk)`,
 			}},
 		{"three sites", "name: t\ndescription: d\ntopology: {sites: [a, b, c]}\nworkload: {duration: 1s}\n",

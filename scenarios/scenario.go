@@ -58,10 +58,20 @@ const (
 	TargetEmbedded   = "embedded"   // two reference sites in-process (the default)
 	TargetContainers = "containers" // sites and WAN proxies as containers
 	TargetExternal   = "external"   // the user's endpoints from a sites file
+	// Real engines, started on this host as processes (harness/engines).
+	TargetMinIO = "minio" // two MinIO servers with site replication
+	TargetCeph  = "ceph"  // Ceph RGW multisite: two zones of one zonegroup
+	TargetSwift = "swift" // two Swift clusters with container sync
 )
 
 // Targets lists the known targets.
-var Targets = []string{TargetEmbedded, TargetContainers, TargetExternal}
+var Targets = []string{TargetEmbedded, TargetContainers, TargetExternal, TargetMinIO, TargetCeph, TargetSwift}
+
+// IsEngine tells the targets that run a real engine rather than the
+// reference engine: they take no flaws and no data backend.
+func IsEngine(target string) bool {
+	return target == TargetMinIO || target == TargetCeph || target == TargetSwift
+}
 
 // Data backends, the values of Topology.Data.
 const (

@@ -232,12 +232,15 @@ func (c *validation) topology() {
 	if len(t.Flaws) > 0 && t.Target == TargetExternal {
 		c.errf("topology.flaws", "flaws are options of the reference engine; target %s runs your own endpoints", TargetExternal)
 	}
+	if len(t.Flaws) > 0 && IsEngine(t.Target) {
+		c.errf("topology.flaws", "flaws are options of the reference engine; target %s runs a real engine", t.Target)
+	}
 	switch t.Data {
 	case DataMemory:
 	case DataDisk:
-		if t.Target == TargetExternal {
+		if t.Target == TargetExternal || IsEngine(t.Target) {
 			c.errf("topology.data", "data applies to the reference engine (targets %s and %s), not to target %s",
-				TargetEmbedded, TargetContainers, TargetExternal)
+				TargetEmbedded, TargetContainers, t.Target)
 		}
 	default:
 		c.errf("topology.data", "unknown data backend %q (known: %s, %s)", t.Data, DataMemory, DataDisk)

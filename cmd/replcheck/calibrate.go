@@ -190,7 +190,7 @@ func runCalibrations(ctx context.Context, cals []*calibration, seeds []uint, par
 				j.s.Workload.Seed = j.seed
 				rf := f
 				rf.quiet = true
-				res, dir, err := runOne(ctx, j.s, rf, io.Discard)
+				res, dir, err := runOne(ctx, j.s, rf, false, io.Discard)
 				*j.into = calRun{seed: j.seed, res: res, dir: dir, err: err}
 				if !f.quiet {
 					mu.Lock()

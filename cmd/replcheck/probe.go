@@ -113,9 +113,10 @@ func runProbe(cmd *cobra.Command, f *probeFlags) error {
 		return usageErr("--max-failures %v: want a share between 0 and 1 (0.01 is 1%%)", f.cfg.MaxFailureRatio)
 	}
 	switch f.target {
-	case "", scenario.TargetEmbedded, scenario.TargetContainers, scenario.TargetExternal:
+	case "", scenario.TargetEmbedded, scenario.TargetContainers, scenario.TargetExternal,
+		scenario.TargetMinIO, scenario.TargetCeph, scenario.TargetSwift:
 	default:
-		return usageErr("--target %q: want embedded or containers (or --sites FILE for your own sites)", f.target)
+		return usageErr("--target %q: want embedded, containers, minio, ceph or swift (or --sites FILE for your own sites)", f.target)
 	}
 	if f.target == scenario.TargetExternal && f.sites == "" {
 		return usageErr("--target external needs --sites FILE (see docs/sites-file.md)")

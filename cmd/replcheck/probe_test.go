@@ -394,7 +394,7 @@ func TestProbeBadInput(t *testing.T) {
 		{[]string{"--max-failures", "5"}, exitUsage, "--max-failures 5: want a share between 0 and 1"},
 		{[]string{"--max-outstanding", "0"}, exitUsage, "--max-outstanding 0: want at least 1"},
 		{[]string{"--duration", "-1s"}, exitUsage, "--duration -1s"},
-		{[]string{"--target", "moon"}, exitUsage, `--target "moon": want embedded or containers`},
+		{[]string{"--target", "moon"}, exitUsage, `--target "moon": want embedded, containers, minio, ceph or swift`},
 		{[]string{"--target", "external"}, exitUsage, "--target external needs --sites FILE"},
 		{[]string{"--target", "embedded", "--sites", unreachable}, exitUsage, "--sites describes the external target's sites; it cannot go with --target embedded"},
 		{[]string{"--sites", filepath.Join(dir, "missing.yaml")}, exitUsage, "missing.yaml"},

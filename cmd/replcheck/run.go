@@ -194,6 +194,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		f     runFlags
 		quick bool
+		adapt bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO...",
@@ -258,13 +259,17 @@ or reached.`,
 			defer stop()
 			code := exitPass
 			for _, s := range list {
-				res, dir, err := runOne(ctx, s, f, cmd.ErrOrStderr())
+				res, dir, err := runOne(ctx, s, f, adapt, cmd.ErrOrStderr())
 				if err != nil {
 					if ctx.Err() != nil {
 						return &exitError{exitInfra, fmt.Errorf("interrupted: %w", err)}
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "replcheck: %s: %v\n", s.Name, err)
-					code = max(code, exitInfra)
+					if runner.IsUnsupported(err) {
+						code = max(code, exitUsage)
+					} else {
+						code = max(code, exitInfra)
+					}
 					continue
 				}
 				printResult(cmd.OutOrStdout(), res, dir, f.json)
@@ -280,6 +285,7 @@ or reached.`,
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVar(&quick, "quick", false, "shorten each scenario to a smoke run of a few seconds")
+	cmd.Flags().BoolVar(&adapt, "adapt", false, "on a target that lacks what a scenario uses (Swift, an SSE mode), move those shares to what it offers instead of refusing; the result lists each change")
 	return cmd
 }
 
@@ -311,6 +317,12 @@ func checkTarget(s *scenario.Scenario) error {
 	switch s.Topology.Target {
 	case scenario.TargetEmbedded, scenario.TargetContainers:
 		return nil
+	case scenario.TargetMinIO, scenario.TargetCeph, scenario.TargetSwift:
+		if len(s.Topology.Flaws) > 0 {
+			return usageErr("scenario %s turns on flaws (%s), options of the reference engine; target %s runs a real engine",
+				s.Name, strings.Join(s.Topology.Flaws, ", "), s.Topology.Target)
+		}
+		return nil
 	case scenario.TargetExternal:
 		if len(s.Topology.Flaws) > 0 {
 			return usageErr("scenario %s turns on flaws (%s), options of the reference engine; target %s runs your own sites",
@@ -338,6 +350,9 @@ func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir str
 		}
 		topo, err := external.Open(ctx, f.ext, external.Options{Logger: log})
 		return started(ctx, topo, err)
+	}
+	if scenario.IsEngine(s.Topology.Target) {
+		return startEngine(ctx, s.Topology.Target, s.Topology.Sites, log)
 	}
 	if s.Topology.Target == scenario.TargetContainers {
 		topo, err := containers.Start(ctx, containers.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
@@ -370,13 +385,13 @@ func started[T any, P interface {
 }
 
 // runOne runs s into a fresh folder under f.out.
-func runOne(ctx context.Context, s *scenario.Scenario, f runFlags, progress io.Writer) (*reports.Result, string, error) {
+func runOne(ctx context.Context, s *scenario.Scenario, f runFlags, adapt bool, progress io.Writer) (*reports.Result, string, error) {
 	dir, err := newRunDir(f.out, s.Name)
 	if err != nil {
 		return nil, "", err
 	}
 	d := newProgressDisplay(progress, f.quiet)
-	o := runner.Options{Dir: dir, Start: f.startTarget, ProgressEvery: d.every()}
+	o := runner.Options{Dir: dir, Start: f.startTarget, ProgressEvery: d.every(), Adapt: adapt}
 	if d.mode != progressNone {
 		d.println(fmt.Sprintf("%s: running (workload %s, then up to %s to converge) → %s", s.Name, workloadLength(s), s.Checks.Observe, dir))
 		o.Progress = func(p runner.Progress) { d.update(s.Name, p) }
@@ -426,6 +441,9 @@ func printResult(w io.Writer, r *reports.Result, dir string, asJSON bool) {
 		flaws = strings.Join(r.Flaws, ", ")
 	}
 	fmt.Fprintf(w, "\n%s  (target %s, flaws %s, seed %d)\n", r.Scenario, r.Target, flaws, r.Seed)
+	for _, a := range r.Adapted {
+		fmt.Fprintf(w, "  adapted    %s\n", a)
+	}
 	wl := r.Workload
 	fmt.Fprintf(w, "  workload   %d ops in %s: %d ok, %d failed, %d unknown; %s written\n",
 		wl.Ops, time.Duration(wl.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond), wl.OK, wl.Failed, wl.Unknown, humanize.IBytes(uint64(max(wl.Bytes, 0))))

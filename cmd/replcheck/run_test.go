@@ -28,7 +28,7 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "missing.yaml: no such file"},
 		{[]string{"run", bad}, "bad.yaml:4:9: workload.mix.puts: unknown field"},
 		{[]string{"run", ext}, `target "external" needs a sites file: give --sites FILE`},
-		{[]string{"run", "quickstart", "--target", "moon"}, `unknown target "moon" (want one of embedded, containers, external)`},
+		{[]string{"run", "quickstart", "--target", "moon"}, `unknown target "moon" (want one of embedded, containers, external, minio, ceph, swift)`},
 		{[]string{"calibrate", "--target", "moon"}, `unknown target "moon"`},
 		{[]string{"run", "quickstart", "--seed", "x"}, `invalid argument "x" for "--seed"`},
 		{[]string{"verify", notRun}, "result.json: no such file: is this a run folder?"},

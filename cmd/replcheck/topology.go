@@ -22,6 +22,7 @@ import (
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
 	"github.com/replcheck/replcheck/harness/external"
+	scenario "github.com/replcheck/replcheck/scenarios"
 )
 
 // envSwiftKey carries the Swift key in a sites file written for a
@@ -93,7 +94,9 @@ through the printed control address.
 --target embedded runs everything in this process; --target containers runs
 each site and each WAN proxy in its own Docker container (an image built
 FROM scratch from this binary, nothing pulled), on a private network, with
-the sites' ports published on 127.0.0.1. A topology left behind by a killed
+the sites' ports published on 127.0.0.1. --target minio, ceph or swift starts
+a real engine's two sites as processes on this host (its programs installed
+by 'make engines'; see docs/engines/). A topology left behind by a killed
 process is removed by 'replcheck topology down --all'.
 
 --write-sites FILE also writes a sites file describing the topology (its
@@ -107,6 +110,7 @@ engine for --target containers).`,
 		Example: `  replcheck topology up
   replcheck topology up --flaw sse-reencrypt-echo --json
   replcheck topology up --target containers
+  replcheck topology up --target minio             # MinIO site replication (make engines)
   replcheck topology up --data-dir /var/tmp/topo
   replcheck topology up --write-sites sites.yaml   # then, elsewhere: replcheck run quickstart --sites sites.yaml`,
 		Args: cobra.NoArgs,
@@ -138,8 +142,13 @@ engine for --target containers).`,
 			case containers.Target:
 				ct, serr := containers.Start(ctx, containers.Options{Flaws: fl, Logger: log})
 				topo, err = started(ctx, ct, serr)
+			case scenario.TargetMinIO, scenario.TargetCeph, scenario.TargetSwift:
+				if len(fl) > 0 {
+					return usageErr("--flaw: flaws are options of the reference engine; target %s runs a real engine", target)
+				}
+				topo, err = startEngine(ctx, target, nil, log)
 			default:
-				return usageErr("--target %q: want embedded or containers", target)
+				return usageErr("--target %q: want embedded, containers, minio, ceph or swift", target)
 			}
 			if err != nil {
 				return infraErr(err)
@@ -256,10 +265,12 @@ func newTopologyDownCmd() *cobra.Command {
 	var all, images bool
 	cmd := &cobra.Command{
 		Use:   "down (--all | ID...)",
-		Short: "Remove containers topologies left behind",
+		Short: "Remove topologies left behind",
 		Long: `Remove the containers, volumes and networks of containers topologies: those
 with the given ids (printed by 'topology up --target containers'), or with
 --all every one replcheck made (they carry the label ` + containers.LabelManaged + `).
+--all also stops the processes of real-engine topologies (minio, ceph,
+swift) whose replcheck process is gone, and removes their state and data.
 Nothing without the label is touched. A topology whose process is still
 running stops working. With --images, also the images replcheck built
 (repository ` + containers.ImageRepo + `, one per replcheck binary) that no container uses.`,
@@ -271,6 +282,13 @@ running stops working. With --images, also the images replcheck built
 				return usageErr("give --all or topology ids, not both or neither")
 			}
 			ctx := cmd.Context()
+			if all {
+				// Real-engine topologies are processes on this host:
+				// no Docker needed to clean them up.
+				if err := downEngines(cmd.OutOrStdout()); err != nil {
+					return infraErr(err)
+				}
+			}
 			p, err := containers.Provider(ctx)
 			if err != nil {
 				return infraErr(err)

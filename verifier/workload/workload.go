@@ -52,7 +52,10 @@ type Config struct {
 	// SSECKey is the run's one customer key (32 bytes), needed when SSE
 	// gives SSE-C a weight.
 	SSECKey []byte
-	Seed    uint64
+	// KMSKeyID names the key of SSE-KMS writes; "" asks for the
+	// endpoint's default key (engines without one need it named).
+	KMSKeyID string
+	Seed     uint64
 	// PartSize of multipart uploads; 0 = client.MinPartSize. A multipart
 	// write of a drawn size not above PartSize writes PartSize+size+1
 	// bytes, so that it really has two parts.
@@ -416,6 +419,9 @@ func (w *worker) client(site, api string, s3Only bool) *client.Recording {
 func (w *worker) sse(mode string) client.SSE {
 	if mode == client.SSEC {
 		return client.SSE{Mode: client.SSEC, Key: w.r.cfg.SSECKey}
+	}
+	if mode == client.SSEKMS {
+		return client.SSE{Mode: mode, KMSKeyID: w.r.cfg.KMSKeyID}
 	}
 	return client.SSE{Mode: mode}
 }

@@ -196,6 +196,13 @@ type SSEOfferer interface {
 	SSEModes() []string
 }
 
+// ChunkedUploadRefuser is a site whose S3 API refuses aws-chunked
+// (streaming SigV4) uploads, which S3 clients send over plain HTTP; clients
+// sign such a site's uploads as UNSIGNED-PAYLOAD instead.
+type ChunkedUploadRefuser interface {
+	RefusesChunkedUploads() bool
+}
+
 // KMSKeyNamer is a topology whose SSE-KMS writes must name their key (the
 // engine has no default key): KMSKeyID is the one to name.
 type KMSKeyNamer interface {

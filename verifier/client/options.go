@@ -22,6 +22,9 @@ type Option func(*options)
 type options struct {
 	rt      http.RoundTripper
 	timeout time.Duration
+	// unsignedPayload signs uploads as UNSIGNED-PAYLOAD rather than
+	// streaming them aws-chunked (set for sites that refuse that).
+	unsignedPayload bool
 }
 
 // WithTransport makes the client send its requests through rt instead of

@@ -58,6 +58,9 @@ func NewS3(site harness.Site, replicated bool, opts ...Option) (*S3, error) {
 		return nil, fmt.Errorf("s3 client for %s: endpoint %q has a path; S3 endpoints are served at the root", site.Name(), ep.S3)
 	}
 	o := newOptions(opts)
+	if r, ok := site.(harness.ChunkedUploadRefuser); ok && r.RefusesChunkedUploads() {
+		o.unsignedPayload = true
+	}
 	region := site.Region()
 	if region == "" {
 		region = "us-east-1"
@@ -109,7 +112,8 @@ func (c *S3) Put(ctx context.Context, bucket, key string, body io.Reader, size i
 	if err != nil {
 		return fail(err)
 	}
-	po := minio.PutObjectOptions{ContentType: o.ContentType, UserMetadata: amzMeta(o.Meta), ServerSideEncryption: ss}
+	po := minio.PutObjectOptions{ContentType: o.ContentType, UserMetadata: amzMeta(o.Meta), ServerSideEncryption: ss,
+		DisableContentSha256: c.opts.unsignedPayload}
 	if o.Multipart(APIS3, size) {
 		po.PartSize = uint64(o.PartSize)
 	} else {

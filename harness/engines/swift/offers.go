@@ -11,3 +11,9 @@ var (
 // encrypted at rest; it refuses SSE-KMS and ignores SSE-C headers, so
 // neither is offered.
 func (t *Topology) SSEModes() []string { return []string{"SSE-S3"} }
+
+var _ harness.ChunkedUploadRefuser = (*Site)(nil)
+
+// RefusesChunkedUploads implements harness.ChunkedUploadRefuser: Swift's
+// s3api answers an aws-chunked upload "not supported".
+func (s *Site) RefusesChunkedUploads() bool { return true }

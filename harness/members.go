@@ -12,6 +12,7 @@ import (
 type WANLink struct {
 	from, to string
 	wan      *wan.Link
+	control  string // the toxiproxy control API holding the proxy, if known
 }
 
 var _ Link = (*WANLink)(nil)
@@ -29,6 +30,10 @@ func (l *WANLink) To() string { return l.to }
 
 // WAN implements Link.
 func (l *WANLink) WAN() *wan.Link { return l.wan }
+
+// Control returns the address of the toxiproxy control API that holds the
+// link's proxy ("" when not known), for clients in other processes.
+func (l *WANLink) Control() string { return l.control }
 
 // Members holds a topology's sites, of the provider's own type S, and its
 // WAN links. Embedded in a provider's Topology, it gives the Topology its
@@ -118,7 +123,9 @@ func StartWAN(logger *slog.Logger, a, b string, upstream func(from, to string) s
 		if err != nil {
 			return srv, nil, err
 		}
-		links = append(links, NewWANLink(from, to, l))
+		wl := NewWANLink(from, to, l)
+		wl.control = srv.Addr()
+		links = append(links, wl)
 	}
 	return srv, links, nil
 }

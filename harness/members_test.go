@@ -108,6 +108,9 @@ func TestStartWAN(t *testing.T) {
 		if got := l.WAN().Name(); got != l.From()+"-to-"+l.To() {
 			t.Errorf("link %s → %s named %q", l.From(), l.To(), got)
 		}
+		if l.Control() != srv.Addr() {
+			t.Errorf("link %s → %s: control %q, want the server's %q", l.From(), l.To(), l.Control(), srv.Addr())
+		}
 		resp, err := http.Get("http://" + l.WAN().Addr())
 		if err != nil {
 			t.Fatalf("through %s → %s: %v", l.From(), l.To(), err)

@@ -207,7 +207,13 @@ func writeSitesFile(path string, topo harness.Topology) (string, error) {
 		if c.SwiftKey != c.SecretKey {
 			sp.SwiftKeyEnv = envSwiftKey
 		}
-		for _, v := range [][2]string{{envAccessKey, c.AccessKey}, {envSecretKey, c.SecretKey}, {sp.SwiftKeyEnv, c.SwiftKey}} {
+		creds := [][2]string{{envAccessKey, c.AccessKey}, {envSecretKey, c.SecretKey}, {sp.SwiftKeyEnv, c.SwiftKey}}
+		if sp.SwiftAuth == "" && sp.SwiftAuthNonReplicated == "" {
+			// A site without Swift (MinIO): no Swift fields at all.
+			sp.SwiftUser, sp.SwiftKeyEnv = "", ""
+			creds = creds[:2]
+		}
+		for _, v := range creds {
 			if err := setVar(v[0], v[1]); err != nil {
 				return "", err
 			}
@@ -222,13 +228,8 @@ func writeSitesFile(path string, topo harness.Topology) (string, error) {
 	}
 	for _, l := range topo.Links() {
 		ls := external.LinkSpec{From: l.From(), To: l.To(), Proxy: l.WAN().Name()}
-		switch t := topo.(type) {
-		case *embedded.Topology:
-			ls.Toxiproxy = t.WANControl()
-		case *containers.Topology:
-			if cl, ok := l.(*containers.Link); ok {
-				ls.Toxiproxy = cl.Control()
-			}
+		if cl, ok := l.(controlled); ok {
+			ls.Toxiproxy = cl.Control()
 		}
 		if ls.Toxiproxy != "" {
 			f.Links = append(f.Links, ls)
@@ -343,13 +344,26 @@ func describeTopologySite(hs harness.Site) siteInfo {
 	return info
 }
 
+// controlled is a link whose toxiproxy control API is known.
+type controlled interface{ Control() string }
+
 func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJSON bool, sitesFile, export string) {
 	info := topologyInfo{Target: topo.Target(), Flaws: fl.String(), SitesFile: sitesFile}
-	switch t := topo.(type) {
-	case *embedded.Topology:
-		info.WANControl = t.WANControl()
-	case *containers.Topology:
+	if t, ok := topo.(*containers.Topology); ok {
 		info.ID = t.ID()
+	}
+	// One toxiproxy server holding every link (embedded, real engines)
+	// is shown once; a server per link (containers) with each link.
+	controls := map[string]bool{}
+	for _, l := range topo.Links() {
+		if cl, ok := l.(controlled); ok {
+			controls[cl.Control()] = true
+		}
+	}
+	if len(controls) == 1 {
+		for c := range controls {
+			info.WANControl = c
+		}
 	}
 	for _, hs := range topo.Sites() {
 		info.Sites = append(info.Sites, describeTopologySite(hs))
@@ -357,7 +371,7 @@ func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJ
 	for _, l := range topo.Links() {
 		wl := l.WAN()
 		li := linkInfo{From: l.From(), To: l.To(), Name: wl.Name(), Listen: wl.Addr(), Upstream: wl.Upstream()}
-		if cl, ok := l.(*containers.Link); ok {
+		if cl, ok := l.(controlled); ok && cl.Control() != info.WANControl {
 			li.Control = cl.Control()
 		}
 		info.Links = append(info.Links, li)
@@ -372,15 +386,25 @@ func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJ
 	}
 	for _, s := range info.Sites {
 		fmt.Fprintf(w, "\nsite %s (region %s)\n", s.Site, s.Region)
-		fmt.Fprintf(w, "  replicated endpoint:      %s   (Swift auth %s)\n", s.Replicated, s.SwiftAuth)
-		fmt.Fprintf(w, "  non-replicated endpoint:  %s   (Swift auth %s)\n", s.NonReplicated, s.SwiftAuthNonRepl)
+		swiftOf := func(auth string) string {
+			if auth == "" {
+				return "" // no Swift API (MinIO)
+			}
+			return "   (Swift auth " + auth + ")"
+		}
+		fmt.Fprintf(w, "  replicated endpoint:      %s%s\n", s.Replicated, swiftOf(s.SwiftAuth))
+		if s.NonReplicated != "" {
+			fmt.Fprintf(w, "  non-replicated endpoint:  %s%s\n", s.NonReplicated, swiftOf(s.SwiftAuthNonRepl))
+		}
 		if s.Internal != "" {
 			fmt.Fprintf(w, "  replication status:       %s%s   (Prometheus: %s%s)\n", s.Internal, replication.StatusPath, s.Internal, replication.MetricsPath)
 		}
 	}
 	u := info.Sites[0]
-	fmt.Fprintf(w, "\ncredentials (both sites)\n  S3 access key:  %s\n  S3 secret key:  %s\n  Swift user:     %s   (key: the S3 secret key)\n",
-		u.AccessKey, u.SecretKey, u.SwiftUser)
+	fmt.Fprintf(w, "\ncredentials (both sites)\n  S3 access key:  %s\n  S3 secret key:  %s\n", u.AccessKey, u.SecretKey)
+	if u.SwiftUser != "" {
+		fmt.Fprintf(w, "  Swift user:     %s   (key: the S3 secret key)\n", u.SwiftUser)
+	}
 	if info.WANControl != "" {
 		fmt.Fprintf(w, "\nWAN links (toxiproxy control API at %s)\n", info.WANControl)
 	} else {

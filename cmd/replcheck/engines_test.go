@@ -40,7 +40,9 @@ func TestEngineTargetsWithoutBinaries(t *testing.T) {
 
 type noSwiftSite struct{ harness.Site }
 
-func (s noSwiftSite) Replicated() harness.Endpoint    { return harness.Endpoint{S3: s.Site.Replicated().S3} }
+func (s noSwiftSite) Replicated() harness.Endpoint {
+	return harness.Endpoint{S3: s.Site.Replicated().S3}
+}
 func (s noSwiftSite) NonReplicated() harness.Endpoint { return harness.Endpoint{} }
 
 // noSwiftTopo is a topology like MinIO's: S3 only, no non-replicated

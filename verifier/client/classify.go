@@ -29,6 +29,7 @@ func (e *notSent) Unwrap() error { return e.err }
 //	connect failed (refused, unreachable, dial timeout)  Failed   no connection, so no request
 //	S3 4xx (NoSuchKey, AccessDenied, InvalidRequest,     Failed   the server answered and refused
 //	  PreconditionFailed, …), Swift 4xx
+//	S3 or Swift 501 (NotImplemented)                     Failed   the server does not do that at all
 //	S3 or Swift 5xx (InternalError, SlowDown, …)         Unknown  the server may have applied it
 //	context deadline or cancellation, ncw/swift's own    Unknown  the request may have been sent
 //	  timeout, connection reset, broken pipe, EOF
@@ -56,7 +57,9 @@ func Classify(err error) history.Outcome {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return history.Unknown
 	}
-	if code := statusCode(err); code >= 400 && code < 500 {
+	// 501: the server does not implement what was asked (RGW refuses some
+	// SSE-KMS copies so), so it cannot have applied it.
+	if code := statusCode(err); code >= 400 && code < 500 || code == http.StatusNotImplemented {
 		return history.Failed
 	}
 	return history.Unknown

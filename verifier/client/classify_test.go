@@ -34,6 +34,8 @@ func TestClassifyTable(t *testing.T) {
 		{"PreconditionFailed", minio.ErrorResponse{Code: "PreconditionFailed", StatusCode: 412}, history.Failed},
 		{"InternalError", minio.ErrorResponse{Code: "InternalError", StatusCode: 500}, history.Unknown},
 		{"SlowDown", minio.ErrorResponse{Code: "SlowDown", StatusCode: 503}, history.Unknown},
+		{"NotImplemented", minio.ErrorResponse{Code: "NotImplemented", StatusCode: 501}, history.Failed},
+		{"swift 501", &swift.Error{StatusCode: 501, Text: "not implemented"}, history.Failed},
 		{"swift 404", fmt.Errorf("swift get: %w", swift.ObjectNotFound), history.Failed},
 		{"swift 400 with body", fmt.Errorf("%w: Bad request: SSE-C", swift.BadRequest), history.Failed},
 		{"swift 503", &swift.Error{StatusCode: 503, Text: "unavailable"}, history.Unknown},

@@ -1,6 +1,10 @@
 package ceph
 
-import "github.com/replcheck/replcheck/harness"
+import (
+	"context"
+
+	"github.com/replcheck/replcheck/harness"
+)
 
 var (
 	_ harness.SSEOfferer  = (*Topology)(nil)
@@ -10,3 +14,15 @@ var (
 // KMSKeyID implements harness.KMSKeyNamer: RGW's testing KMS backend has
 // no default key, so SSE-KMS writes name this one.
 func (t *Topology) KMSKeyID() string { return KMSKeyID }
+
+// SaveLogs keeps the logs of the topology's processes in dir, with the
+// sites' secrets redacted (the runner's LogSaver: a run that does not
+// pass keeps them).
+func (t *Topology) SaveLogs(_ context.Context, dir string) error {
+	var secrets []string
+	for _, s := range t.Sites() {
+		c := s.Credentials()
+		secrets = append(secrets, c.SecretKey, c.SwiftKey)
+	}
+	return t.state.SaveLogs(dir, secrets...)
+}

@@ -1,6 +1,7 @@
 package minio
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/replcheck/replcheck/harness"
@@ -19,3 +20,15 @@ func (t *Topology) ProbeTransport(rt http.RoundTripper) http.RoundTripper { retu
 // SSEModes implements harness.SSEOfferer: SSE-S3 and SSE-KMS with the
 // static KMS key; MinIO refuses SSE-C over plain HTTP.
 func (t *Topology) SSEModes() []string { return []string{"SSE-S3", "SSE-KMS"} }
+
+// SaveLogs keeps the logs of the topology's processes in dir, with the
+// sites' secrets redacted (the runner's LogSaver: a run that does not
+// pass keeps them).
+func (t *Topology) SaveLogs(_ context.Context, dir string) error {
+	var secrets []string
+	for _, s := range t.Sites() {
+		c := s.Credentials()
+		secrets = append(secrets, c.SecretKey, c.SwiftKey)
+	}
+	return t.state.SaveLogs(dir, secrets...)
+}

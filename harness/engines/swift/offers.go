@@ -1,6 +1,10 @@
 package swift
 
-import "github.com/replcheck/replcheck/harness"
+import (
+	"context"
+
+	"github.com/replcheck/replcheck/harness"
+)
 
 var (
 	_ harness.BucketPreparer = (*Topology)(nil)
@@ -17,3 +21,15 @@ var _ harness.ChunkedUploadRefuser = (*Site)(nil)
 // RefusesChunkedUploads implements harness.ChunkedUploadRefuser: Swift's
 // s3api answers an aws-chunked upload "not supported".
 func (s *Site) RefusesChunkedUploads() bool { return true }
+
+// SaveLogs keeps the logs of the topology's processes in dir, with the
+// sites' secrets redacted (the runner's LogSaver: a run that does not
+// pass keeps them).
+func (t *Topology) SaveLogs(_ context.Context, dir string) error {
+	var secrets []string
+	for _, s := range t.Sites() {
+		c := s.Credentials()
+		secrets = append(secrets, c.SecretKey, c.SwiftKey)
+	}
+	return t.state.SaveLogs(dir, secrets...)
+}

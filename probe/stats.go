@@ -3,6 +3,8 @@ package probe
 import (
 	"slices"
 	"time"
+
+	"github.com/replcheck/replcheck/verifier/convergence"
 )
 
 // DirStats is where one replication direction stands: canaries written at
@@ -136,11 +138,5 @@ func (w *window) percentiles(now time.Time) (p50, p99 float64, n int) {
 		lags[i] = s.lag
 	}
 	slices.Sort(lags)
-	return rank(lags, 0.50), rank(lags, 0.99), len(lags)
-}
-
-// rank is the nearest-rank q-quantile of sorted xs.
-func rank(xs []float64, q float64) float64 {
-	i := int(q*float64(len(xs))+0.999999999) - 1
-	return xs[min(max(i, 0), len(xs)-1)]
+	return convergence.NearestRank(lags, 0.50), convergence.NearestRank(lags, 0.99), len(lags)
 }

@@ -3,6 +3,8 @@ package probe
 import (
 	"testing"
 	"time"
+
+	"github.com/replcheck/replcheck/verifier/convergence"
 )
 
 func TestBracket(t *testing.T) {
@@ -108,7 +110,7 @@ func TestWindowPercentiles(t *testing.T) {
 func TestRank(t *testing.T) {
 	xs := []float64{1, 2, 3, 4}
 	for _, tc := range []struct{ q, want float64 }{{0.5, 2}, {0.75, 3}, {0.99, 4}, {0, 1}, {1, 4}} {
-		if got := rank(xs, tc.q); got != tc.want {
+		if got := convergence.NearestRank(xs, tc.q); got != tc.want {
 			t.Errorf("rank(%v) = %v, want %v", tc.q, got, tc.want)
 		}
 	}

@@ -261,19 +261,6 @@ func failureType(c checkResult) string {
 	return c.Name
 }
 
-// foundCounts counts the findings by name as Judge does: the anomalies,
-// and the SLO breaches when the convergence verdict failed.
-func foundCounts(r *Result) map[string]int {
-	names := map[string]int{}
-	for _, a := range r.Anomalies {
-		names[a.Name]++
-	}
-	if r.Convergence.Verdict.Outcome == convergence.Fail {
-		names[SLOBreach] += max(1, r.Convergence.Verdict.BreachCount)
-	}
-	return names
-}
-
 // checkNames lists the checks: the known kinds, then any other name that
 // was found or expected, so every finding and expectation has a case.
 func checkNames(r *Result, counts map[string]int) []string {

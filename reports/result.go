@@ -138,14 +138,8 @@ type Fault struct {
 // expected anomaly is found; others found alongside are reported, since
 // one flaw often does more than one kind of damage.
 func (r *Result) Judge() {
-	names := map[string]int{}
-	for _, a := range r.Anomalies {
-		names[a.Name]++
-	}
+	names := foundCounts(r)
 	conv := r.Convergence.Verdict.Outcome
-	if conv == convergence.Fail {
-		names[SLOBreach] += max(1, r.Convergence.Verdict.BreachCount)
-	}
 	r.Found = r.Found[:0]
 	for n := range names {
 		r.Found = append(r.Found, n)
@@ -221,6 +215,20 @@ func (r *Result) statusMismatches() []checker.Anomaly {
 				site, st.PendingOperations, n)})
 	}
 	return out
+}
+
+// foundCounts counts the findings by name: the anomalies, and the SLO
+// breaches when the convergence verdict failed. Judge and junit.xml both
+// count by it, so they agree.
+func foundCounts(r *Result) map[string]int {
+	names := map[string]int{}
+	for _, a := range r.Anomalies {
+		names[a.Name]++
+	}
+	if r.Convergence.Verdict.Outcome == convergence.Fail {
+		names[SLOBreach] += max(1, r.Convergence.Verdict.BreachCount)
+	}
+	return names
 }
 
 // Anomaly names found outside verifier/checker.

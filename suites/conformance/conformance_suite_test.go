@@ -48,10 +48,5 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	tr := client.NewTransport()
 	hc = &http.Client{Transport: tr, Timeout: time.Minute}
 	DeferCleanup(tr.CloseIdleConnections)
-	var err error
-	env, err = suite.Setup(ctx)
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(env.Teardown(ctx)).To(Succeed())
-	}, NodeTimeout(2*time.Minute))
-	Expect(err).NotTo(HaveOccurred())
+	env = suite.SetUp(ctx)
 }, NodeTimeout(3*time.Minute))

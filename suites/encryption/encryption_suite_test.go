@@ -26,10 +26,5 @@ func TestEncryption(t *testing.T) {
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	env, err = suite.Setup(ctx)
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(env.Teardown(ctx)).To(Succeed())
-	}, NodeTimeout(2*time.Minute))
-	Expect(err).NotTo(HaveOccurred())
+	env = suite.SetUp(ctx)
 }, NodeTimeout(3*time.Minute))

@@ -51,7 +51,7 @@ func (t *Tracker) RecentLag() RecentLagStats {
 		return RecentLagStats{}
 	}
 	slices.Sort(lags)
-	return RecentLagStats{Writes: len(lags), Median: time.Duration(lags[(len(lags)+1)/2-1]), Max: time.Duration(lags[len(lags)-1])}
+	return RecentLagStats{Writes: len(lags), Median: time.Duration(NearestRank(lags, 0.5)), Max: time.Duration(lags[len(lags)-1])}
 }
 
 // noteLag remembers a resolution for RecentLag, forgetting those older

@@ -1,6 +1,7 @@
 package convergence
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -378,8 +379,8 @@ func summarize(ws []*Write, now, slo history.Time) Summary {
 	}
 	if len(lags) > 0 {
 		slices.Sort(lags)
-		s.Lag = &Percentiles{P50: rank(lags, 0.5), P90: rank(lags, 0.9), P99: rank(lags, 0.99),
-			P999: rank(lags, 0.999), Max: lags[len(lags)-1]}
+		s.Lag = &Percentiles{P50: NearestRank(lags, 0.5), P90: NearestRank(lags, 0.9), P99: NearestRank(lags, 0.99),
+			P999: NearestRank(lags, 0.999), Max: lags[len(lags)-1]}
 		s.MeanResolutionSeconds = sumRes / float64(len(lags))
 	}
 	if s.Writes > 0 {
@@ -389,10 +390,11 @@ func summarize(ws []*Write, now, slo history.Time) Summary {
 	return s
 }
 
-// rank is the nearest-rank q-quantile of sorted xs.
-func rank(xs []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[min(max(i, 0), len(xs)-1)]
+// NearestRank is the nearest-rank q-quantile of sorted, which must not
+// be empty: the lag percentiles here, of RecentLag and of the probe.
+func NearestRank[T cmp.Ordered](sorted []T, q float64) T {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // fit fits lag = a + size/bandwidth to the points (size, lag) by least

@@ -34,11 +34,11 @@ func TestRank(t *testing.T) {
 		xs[i] = float64(i + 1)
 	}
 	for q, want := range map[float64]float64{0.5: 500, 0.9: 900, 0.99: 990, 0.999: 999, 1: 1000} {
-		if got := rank(xs, q); got != want {
+		if got := NearestRank(xs, q); got != want {
 			t.Errorf("rank %v = %v, want %v", q, got, want)
 		}
 	}
-	if rank([]float64{7}, 0.999) != 7 {
+	if NearestRank([]float64{7}, 0.999) != 7 {
 		t.Error("one sample")
 	}
 }

@@ -6,7 +6,7 @@
 // Container sync is configured per container: a container is replicated
 // only once it exists at both sites with X-Container-Sync-To pointing at
 // the peer and the same X-Container-Sync-Key. PrepareBucket does that; the
-// harness must call it for every bucket it creates (see BucketPreparer).
+// harness must call it for every bucket it creates (see harness.BucketPreparer).
 package swift
 
 import (
@@ -105,20 +105,7 @@ type Topology struct {
 	grace   time.Duration
 }
 
-var (
-	_ harness.Topology = (*Topology)(nil)
-	_ BucketPreparer   = (*Topology)(nil)
-)
-
-// BucketPreparer is a topology whose replication must be configured per
-// bucket: the harness calls PrepareBucket after choosing a bucket name and
-// before writing to it, instead of creating the bucket at one site.
-type BucketPreparer interface {
-	// PrepareBucket creates the bucket at every site, set to replicate to
-	// the others. It succeeds if the bucket already exists and updates
-	// its replication settings.
-	PrepareBucket(ctx context.Context, bucket string) error
-}
+var _ harness.Topology = (*Topology)(nil)
 
 // Site is one Swift cluster.
 type Site struct {
@@ -420,7 +407,7 @@ func (s *Site) SyncTo(peer *Site, container string) string {
 // SLO manifest pointing into it, so it must sync too.
 const SegmentsSuffix = "+segments"
 
-// PrepareBucket implements BucketPreparer: it creates (or updates) the
+// PrepareBucket implements harness.BucketPreparer: it creates (or updates) the
 // container and its s3api segments container at both sites, each syncing
 // to the other with a shared key. Container names are Swift's: S3 bucket
 // names are valid ones.

@@ -154,3 +154,21 @@ func heal(ctx context.Context, f nemesis.Fault) {
 	GinkgoHelper()
 	Expect(f.Heal(ctx, env.Topo)).To(Succeed(), "heal %s", f.Name())
 }
+
+// settled is where the specs that write at both sites start: a session
+// with a bucket named name, n objects of size written at a over S3 (pre/a-…)
+// and at b over Swift (pre/b-…), judged converged. It returns the writer
+// and both clients.
+func settled(ctx context.Context, name string, n int, size int64) (s *suite.Session, w writer, ca, cb *client.Recording) {
+	GinkgoHelper()
+	s = newSession()
+	a, b := env.Site(0), env.Site(1)
+	bucket, err := s.Bucket(ctx, a, name, client.BucketOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	w = writer{s, bucket}
+	ca, cb = w.client(a, client.APIS3), w.client(b, client.APISwift)
+	w.fresh(ctx, ca, "pre/a", n, size)
+	w.fresh(ctx, cb, "pre/b", n, size)
+	verifyPass(ctx, s, within)
+	return s, w, ca, cb
+}

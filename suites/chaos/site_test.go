@@ -73,16 +73,8 @@ var _ = Describe("site faults", Label("chaos", "site"), func() {
 
 	It("converges after a site is paused under writes at its peer", Label("destructive"), func(ctx SpecContext) {
 		skipUnless(harness.CapPause)
-		s := newSession()
-		a, b := env.Site(0), env.Site(1)
-		bucket, err := s.Bucket(ctx, a, "pause", client.BucketOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		w := writer{s, bucket}
-		pause := &nemesis.SitePause{Site: b.Name()}
-		ca, cb := w.client(a, client.APIS3), w.client(b, client.APISwift)
-		w.fresh(ctx, ca, "pre/a", 3, 4*KiB)
-		w.fresh(ctx, cb, "pre/b", 3, 4*KiB)
-		verifyPass(ctx, s, within)
+		s, w, ca, cb := settled(ctx, "pause", 3, 4*KiB)
+		pause := &nemesis.SitePause{Site: env.Site(1).Name()}
 
 		inSync(ctx, s)
 		inject(ctx, pause)
@@ -104,16 +96,8 @@ var _ = Describe("site faults", Label("chaos", "site"), func() {
 	// the default target (where the flaw matrix runs) skips it.
 	It("converges after a site is cut off the inter-site network", Label("destructive", "needs-docker"), func(ctx SpecContext) {
 		skipUnless(harness.CapDisconnect)
-		s := newSession()
-		a, b := env.Site(0), env.Site(1)
-		bucket, err := s.Bucket(ctx, a, "disconnect", client.BucketOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		w := writer{s, bucket}
-		cut := &nemesis.SiteDisconnect{Site: b.Name()}
-		ca, cb := w.client(a, client.APIS3), w.client(b, client.APISwift)
-		w.fresh(ctx, ca, "pre/a", 4, 4*KiB)
-		w.fresh(ctx, cb, "pre/b", 4, 4*KiB)
-		verifyPass(ctx, s, within)
+		s, w, ca, cb := settled(ctx, "disconnect", 4, 4*KiB)
+		cut := &nemesis.SiteDisconnect{Site: env.Site(1).Name()}
 
 		inSync(ctx, s)
 		inject(ctx, cut)

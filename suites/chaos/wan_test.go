@@ -94,16 +94,9 @@ var _ = Describe("a slow WAN", Label("chaos", "wan"), func() {
 
 	It("converges after a link flaps both ways under writes at both sites", Label("flaw:no-retry"), func(ctx SpecContext) {
 		skipUnless(harness.CapPartition)
-		s := newSession()
+		s, w, ca, cb := settled(ctx, "flap", 5, 2*KiB)
 		a, b := env.Site(0), env.Site(1)
-		bucket, err := s.Bucket(ctx, a, "flap", client.BucketOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		w := writer{s, bucket}
 		ab, ba := wanLink(a, b), wanLink(b, a)
-		ca, cb := w.client(a, client.APIS3), w.client(b, client.APISwift)
-		w.fresh(ctx, ca, "pre/a", 5, 2*KiB)
-		w.fresh(ctx, cb, "pre/b", 5, 2*KiB)
-		verifyPass(ctx, s, within)
 
 		fctx, stop := context.WithCancel(ctx)
 		var flaps sync.WaitGroup

@@ -58,6 +58,10 @@ type Observation struct {
 	ReadOf string
 	// Valid says the bytes are exactly that write's.
 	Valid bool
+	// Alike are other writes whose bytes are exactly the same as ReadOf's:
+	// content too short for a header can be (every empty write is), and
+	// then the site may hold any of them.
+	Alike []string `json:",omitempty"`
 	// Error is set when the site lists the key but cannot serve it.
 	Error string
 	SSE   string            // encryption mode the site reports
@@ -551,6 +555,7 @@ func (c *checker) checkKey(k Key, obs []Observation) []Anomaly {
 		out = append(out, Anomaly{Name: name, Bucket: k.Bucket, Key: k.Key, Sites: sites, Ops: opIDs, Detail: fmt.Sprintf(format, args...)})
 	}
 	kc := c.newKeyCheck(k)
+	obs = kc.resolveAlike(obs)
 	// What each site converged on, for the divergence check.
 	final := map[string][]string{}
 	written := func() []string {
@@ -614,6 +619,32 @@ func (c *checker) checkKey(k Key, obs []Observation) []Anomaly {
 		}
 	}
 	out = append(out, metadataMismatch(k, obs)...)
+	return out
+}
+
+// resolveAlike attributes bytes that several writes share to one of them
+// a correct store may hold, if any is; the first otherwise. Every site
+// reading the same bytes gets the same write, so equal content is never
+// called a divergence.
+func (kc *keyCheck) resolveAlike(obs []Observation) []Observation {
+	var out []Observation
+	for i, ob := range obs {
+		if !ob.Present || !ob.Valid || len(ob.Alike) == 0 || kc.legal(ob.ReadOf) {
+			continue
+		}
+		for _, v := range ob.Alike {
+			if kc.legal(v) {
+				if out == nil {
+					out = slices.Clone(obs)
+				}
+				out[i].ReadOf = v
+				break
+			}
+		}
+	}
+	if out == nil {
+		return obs
+	}
 	return out
 }
 

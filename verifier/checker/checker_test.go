@@ -454,3 +454,33 @@ func BenchmarkCheckCopies(b *testing.B) {
 	}
 	benchCheck(b, ops, cur)
 }
+
+// TestAlikeBytes: bytes several writes share (an empty object) are
+// attributed to one a correct store may hold. The case is the copy of an
+// empty source whose later empty rewrite the bytes match first.
+func TestAlikeBytes(t *testing.T) {
+	ops := []history.Op{
+		on("s", op("ws1", history.Put, 0, 10, history.OK)),
+		cp("c", "s", 20, 30, history.OK, ""),
+		on("s", op("ws2", history.Overwrite, 40, 50, history.OK)), // after the copy completed
+	}
+	alike := func(site string) checker.Observation {
+		ob := serves(site, "ws2")
+		ob.Alike = []string{"ws1"}
+		return ob
+	}
+	if got := check(ops, alike("a"), alike("b")); got != "" {
+		t.Errorf("bytes ws1 shares with ws2: %q, want no anomaly", got)
+	}
+	// Without the alternative the same observation is a corrupt read: the
+	// check still sees what only ws2 could be.
+	if got := check(ops, serves("a", "ws2"), serves("b", "ws2")); !strings.Contains(got, checker.CorruptRead) {
+		t.Errorf("ws2 alone: %q, want corrupt-read", got)
+	}
+	// An alternative that is no more legal changes nothing.
+	ob := serves("a", "ws2")
+	ob.Alike = []string{"nope"}
+	if got := check(ops, ob, serves("b", "ws1")); !strings.Contains(got, checker.CorruptRead) {
+		t.Errorf("illegal alternative: %q, want corrupt-read", got)
+	}
+}

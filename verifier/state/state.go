@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -225,13 +226,18 @@ func observe(ctx context.Context, c client.Client, k checker.Key, ix *index, o O
 			cands = append(cands, ix.candidates(k, named.OpID, int64(len(head)))...)
 		}
 		if len(cands) > 0 {
-			match, same, err := payload.IdentifyCandidates(bytes.NewReader(head), cands)
+			matches, err := payload.MatchAll(bytes.NewReader(head), cands)
 			if err != nil {
 				ob.Error = "read: " + err.Error()
 				return ob, ctx.Err()
 			}
-			if same {
-				ob.ReadOf, ob.Valid = match.OpID, true
+			if len(matches) > 0 {
+				ob.ReadOf, ob.Valid = matches[0].OpID, true
+				for _, m := range matches[1:] {
+					if m.OpID != ob.ReadOf && !slices.Contains(ob.Alike, m.OpID) {
+						ob.Alike = append(ob.Alike, m.OpID)
+					}
+				}
 				return ob, nil
 			}
 		}

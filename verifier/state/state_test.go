@@ -175,6 +175,18 @@ func TestReadStaleMetaOpID(t *testing.T) {
 	if _, err := a.Put(ctx, "stm", "nomatch", strings.NewReader("replcheck/1 w7 xxxxx"), 20, client.PutOptions{Meta: map[string]string{state.MetaOpID: "w7"}}); err != nil {
 		t.Fatal(err)
 	}
+	// One byte is the same for every write ("r"). dst2 holds w8, copied
+	// from src2 before src2 was rewritten with w9; the update names a
+	// write with a header, so the bytes are matched against src2's writes
+	// newest first: w9, then w8, which the checker must be told of.
+	write("w10", "dst2", 5000, 10)
+	write("w8", "src2", 1, 8)
+	record(history.Op{ID: "c2", Kind: history.Copy, Bucket: "stm", Key: "dst2", Source: "src2"}, func() error {
+		_, err := a.Copy(ctx, "stm", "src2", "dst2", client.CopyOptions{})
+		return err
+	})
+	write("w9", "src2", 1, 9)
+	meta("m4", "dst2", "w10")
 	hw.Close()
 	h, err := history.ReadFile(path)
 	if err != nil {
@@ -184,9 +196,14 @@ func TestReadStaleMetaOpID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"tiny": "w2/true", "dst": "w3/true", "src": "w3/true", "mixed": "w6/true", "nomatch": "w7/false"}
+	want := map[string]string{"tiny": "w2/true", "dst": "w3/true", "src": "w3/true", "mixed": "w6/true", "nomatch": "w7/false",
+		"dst2": "w9/true [w8]", "src2": "w9/true [w8]"}
 	for k, obs := range fs.Keys {
-		if g := fmt.Sprintf("%s/%v", obs[0].ReadOf, obs[0].Valid); g != want[k.Key] {
+		g := fmt.Sprintf("%s/%v", obs[0].ReadOf, obs[0].Valid)
+		if len(obs[0].Alike) > 0 {
+			g += fmt.Sprintf(" %v", obs[0].Alike)
+		}
+		if g != want[k.Key] {
 			t.Errorf("%s: %s, want %s", k.Key, g, want[k.Key])
 		}
 	}

@@ -239,8 +239,14 @@ func TestNoFalseAlarms(t *testing.T) {
 					continue
 				}
 				seen[a.Key] = true
+				related := map[string]bool{a.Key: true}
 				for _, op := range h.Ops {
-					if op.Key == a.Key || op.Source == a.Key && op.Kind == history.Copy {
+					if op.Key == a.Key && op.Kind == history.Copy {
+						related[op.Source] = true // what a copy onto the key may have brought
+					}
+				}
+				for _, op := range h.Ops {
+					if related[op.Key] || op.Source == a.Key && op.Kind == history.Copy {
 						t.Logf("  %s %s %s %s/%s src=%q %s [%v..%v] meta=%v sse=%q %s", op.ID, op.Site, op.API, op.Kind, op.Key, op.Source,
 							op.Outcome, op.Invoke.Duration(), op.Complete.Duration(), op.Meta, op.SSE, op.Error)
 					}

@@ -227,12 +227,24 @@ func Matches(s Spec, r io.Reader) (bool, error) {
 // past the longest candidate's end plus one byte). It returns an error if a
 // candidate is invalid or r fails.
 func IdentifyCandidates(r io.Reader, cands []Spec) (Spec, bool, error) {
+	all, err := MatchAll(r, cands)
+	if err != nil || len(all) == 0 {
+		return Spec{}, false, err
+	}
+	return all[0], true, nil
+}
+
+// MatchAll reads r as IdentifyCandidates does and returns every one of
+// cands whose content r's is exactly, in cands' order. Content too short
+// for a header can be the same for different writes (every empty write
+// is), so more than one may match.
+func MatchAll(r io.Reader, cands []Spec) ([]Spec, error) {
 	cs := make([]content, len(cands))
 	alive := make([]bool, len(cands))
 	longest := int64(-1)
 	for i, s := range cands {
 		if err := s.Validate(); err != nil {
-			return Spec{}, false, fmt.Errorf("payload: candidate %d: %w", i, err)
+			return nil, fmt.Errorf("payload: candidate %d: %w", i, err)
 		}
 		cs[i], alive[i] = newContent(s), true
 		longest = max(longest, s.Size)
@@ -249,7 +261,7 @@ func IdentifyCandidates(r io.Reader, cands []Spec) (Spec, bool, error) {
 			}
 		}
 		if end < 0 {
-			return Spec{}, false, nil
+			return nil, nil
 		}
 		if buf == nil {
 			n := int64(bufSize)
@@ -273,15 +285,16 @@ func IdentifyCandidates(r io.Reader, cands []Spec) (Spec, bool, error) {
 		}
 		pos += int64(n)
 		if err != nil {
-			return Spec{}, false, fmt.Errorf("payload: read at %d: %w", pos, err)
+			return nil, fmt.Errorf("payload: read at %d: %w", pos, err)
 		}
 		if eof {
+			var out []Spec
 			for i := range cs {
 				if alive[i] && cs[i].size == pos {
-					return cands[i], true, nil
+					out = append(out, cands[i])
 				}
 			}
-			return Spec{}, false, nil
+			return out, nil
 		}
 	}
 }

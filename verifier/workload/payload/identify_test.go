@@ -258,3 +258,25 @@ func TestIdentifyCandidates(t *testing.T) {
 type endless struct{}
 
 func (endless) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestMatchAll: every candidate with the same content is returned, in the
+// candidates' order (objects shorter than the header's start are the same
+// for every write); different content of the same size is not.
+func TestMatchAll(t *testing.T) {
+	one1 := payload.Spec{OpID: "w-1", Seed: 1, Size: 1}
+	one2 := payload.Spec{OpID: "w-2", Seed: 2, Size: 1}
+	long1 := payload.Spec{OpID: "w-3", Seed: 3, Size: 30}
+	long2 := payload.Spec{OpID: "w-4", Seed: 4, Size: 30}
+	cands := []payload.Spec{one2, long1, one1, long2}
+	got, err := payload.MatchAll(bytes.NewReader(content(t, one1)), cands)
+	if err != nil || len(got) != 2 || got[0] != one2 || got[1] != one1 {
+		t.Fatalf("1 byte: %v, %v; want [%v %v]", got, err, one2, one1)
+	}
+	got, err = payload.MatchAll(bytes.NewReader(content(t, long2)), cands)
+	if err != nil || len(got) != 1 || got[0] != long2 {
+		t.Fatalf("30 bytes of %v: %v, %v", long2, got, err)
+	}
+	if got, err := payload.MatchAll(bytes.NewReader([]byte("hello")), cands); len(got) != 0 || err != nil {
+		t.Fatalf("foreign content: %v, %v", got, err)
+	}
+}

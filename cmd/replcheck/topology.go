@@ -402,8 +402,12 @@ func printTopology(w io.Writer, topo harness.Topology, fl replication.Flaws, asJ
 	}
 	u := info.Sites[0]
 	fmt.Fprintf(w, "\ncredentials (both sites)\n  S3 access key:  %s\n  S3 secret key:  %s\n", u.AccessKey, u.SecretKey)
-	if u.SwiftUser != "" {
+	switch {
+	case u.SwiftUser == "":
+	case u.SwiftKey == u.SecretKey:
 		fmt.Fprintf(w, "  Swift user:     %s   (key: the S3 secret key)\n", u.SwiftUser)
+	default:
+		fmt.Fprintf(w, "  Swift user:     %s\n  Swift key:      %s\n", u.SwiftUser, u.SwiftKey)
 	}
 	if info.WANControl != "" {
 		fmt.Fprintf(w, "\nWAN links (toxiproxy control API at %s)\n", info.WANControl)

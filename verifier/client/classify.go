@@ -20,6 +20,17 @@ type notSent struct{ err error }
 func (e *notSent) Error() string { return e.err.Error() }
 func (e *notSent) Unwrap() error { return e.err }
 
+// mayHaveApplied marks an error answer to a request the server may have
+// applied all the same: Swift's object server writes a delete's tombstone,
+// and container sync ships it, before answering 404 for an object it did
+// not hold.
+type mayHaveApplied struct{ err error }
+
+func (e *mayHaveApplied) Error() string {
+	return e.err.Error() + " (a Swift store records the delete all the same)"
+}
+func (e *mayHaveApplied) Unwrap() error { return e.err }
+
 // Classify says what an error of a Client tells about the operation:
 //
 //	error                                                outcome  why
@@ -30,6 +41,7 @@ func (e *notSent) Unwrap() error { return e.err }
 //	S3 4xx (NoSuchKey, AccessDenied, InvalidRequest,     Failed   the server answered and refused
 //	  PreconditionFailed, …), Swift 4xx
 //	S3 or Swift 501 (NotImplemented)                     Failed   the server does not do that at all
+//	Swift DELETE answered 404                            Unknown  Swift writes the tombstone anyway
 //	S3 or Swift 5xx (InternalError, SlowDown, …)         Unknown  the server may have applied it
 //	context deadline or cancellation, ncw/swift's own    Unknown  the request may have been sent
 //	  timeout, connection reset, broken pipe, EOF
@@ -44,6 +56,10 @@ func Classify(err error) history.Outcome {
 	var ns *notSent
 	if errors.As(err, &ns) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrInvalid) {
 		return history.Failed
+	}
+	var ma *mayHaveApplied
+	if errors.As(err, &ma) {
+		return history.Unknown
 	}
 	// ncw/swift's own timeout is a *swift.Error with status 408 made on the
 	// client: it must not pass for the server's 408.

@@ -183,3 +183,27 @@ func TestClassifyCrashMidRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSwiftDeleteOfAbsentIsInDoubt: a Swift DELETE answered 404 is still
+// "not found" to callers, and in doubt to the history: a Swift store
+// writes the delete's tombstone before answering so.
+func TestSwiftDeleteOfAbsentIsInDoubt(t *testing.T) {
+	_, a, _ := start(t)
+	ctx := context.Background()
+	sw := newSwift(t, a)
+	if err := sw.CreateBucket(ctx, "gone", client.BucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sw.Delete(ctx, "gone", "never-written", "")
+	if err == nil || !client.IsNotFound(err) {
+		t.Fatalf("delete of an absent object: %v, want not found", err)
+	}
+	if got := client.Classify(err); got != history.Unknown {
+		t.Errorf("classified %s, want %s (%v)", got, history.Unknown, err)
+	}
+	// A Swift GET of it stays a plain failure.
+	_, _, err = sw.Get(ctx, "gone", "never-written", client.GetOptions{})
+	if got := client.Classify(err); got != history.Failed {
+		t.Errorf("get: classified %s, want %s (%v)", got, history.Failed, err)
+	}
+}

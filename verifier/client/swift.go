@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -232,6 +233,9 @@ func (c *Swift) Delete(ctx context.Context, bucket, key, versionID string) (Writ
 		return WriteResult{}, wrap(APISwift, "delete", bucket, key, err)
 	}
 	if err := c.conn.ObjectDelete(ctx, bucket, key); err != nil {
+		if errors.Is(err, swift.ObjectNotFound) {
+			err = &mayHaveApplied{err}
+		}
 		return WriteResult{}, wrap(APISwift, "delete", bucket, key, err)
 	}
 	return WriteResult{}, nil

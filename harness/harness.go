@@ -196,6 +196,13 @@ type SSEOfferer interface {
 	SSEModes() []string
 }
 
+// VersioningRefuser is a topology whose buckets cannot be versioned over
+// S3 (Swift's s3api answers "Not implemented"), or whose replication
+// skips versioned buckets.
+type VersioningRefuser interface {
+	RefusesVersioning() bool
+}
+
 // ChunkedUploadRefuser is a site whose S3 API refuses aws-chunked
 // (streaming SigV4) uploads, which S3 clients send over plain HTTP; clients
 // sign such a site's uploads as UNSIGNED-PAYLOAD instead.

@@ -50,6 +50,8 @@ func (o *offering) Site(name string) (harness.Site, error) { return harness.Find
 
 func (o *offering) SSEModes() []string { return []string{client.SSES3} }
 
+func (o *offering) RefusesVersioning() bool { return true }
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -83,6 +85,7 @@ workload:
   duration: 2s
   rate: 40
   keys: 20
+  versioning: true
   apis: {s3: 50, swift: 50}
   sse: {none: 50, sse-c: 50}
 checks:
@@ -102,6 +105,12 @@ checks:
 		t.Fatalf("err %v, want the Swift share refused, pointing at --adapt", err)
 	}
 
+	s3only := strings.NewReplacer("{s3: 50, swift: 50}", "{s3: 100}", "{none: 50, sse-c: 50}", "{none: 100}").Replace(yaml)
+	_, err = runner.Run(context.Background(), parse(t, s3only), runner.Options{Dir: t.TempDir(), Start: start})
+	if !runner.IsUnsupported(err) || !strings.Contains(err.Error(), "has no S3 versioning") {
+		t.Fatalf("err %v, want the versioned buckets refused", err)
+	}
+
 	s := parse(t, yaml)
 	dir := t.TempDir()
 	res, err := runner.Run(context.Background(), s, runner.Options{Dir: dir, Start: start, Adapt: true})
@@ -111,10 +120,11 @@ checks:
 	if res.Verdict != reports.Pass {
 		t.Fatalf("verdict %s: %v", res.Verdict, res.Reasons)
 	}
-	if len(res.Adapted) != 2 || !strings.Contains(res.Adapted[0], "swift's 50 moved to s3") || !strings.Contains(res.Adapted[1], "SSE-C's 50 moved to SSE-S3") {
+	if len(res.Adapted) != 3 || !strings.Contains(res.Adapted[0], "swift's 50 moved to s3") ||
+		!strings.Contains(res.Adapted[1], "workload.versioning: off") || !strings.Contains(res.Adapted[2], "SSE-C's 50 moved to SSE-S3") {
 		t.Errorf("adapted %q", res.Adapted)
 	}
-	if s.Workload.APIs.Swift != 50 || s.Workload.SSE.C != 50 {
+	if s.Workload.APIs.Swift != 50 || s.Workload.SSE.C != 50 || !s.Workload.Versioning {
 		t.Errorf("the caller's scenario changed: %+v", s.Workload)
 	}
 	h, err := history.ReadFile(dir + "/" + reports.HistoryFile)

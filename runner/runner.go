@@ -136,6 +136,13 @@ func (r *run) fit(topo harness.Topology) error {
 			break
 		}
 	}
+	if vr, ok := topo.(harness.VersioningRefuser); ok && w.Versioning && vr.RefusesVersioning() {
+		if !r.o.Adapt {
+			return refuse("scenario %s versions its buckets (workload.versioning), and target %s has no S3 versioning", s.Name, topo.Target())
+		}
+		r.res.Adapted = append(r.res.Adapted, fmt.Sprintf("workload.versioning: off (target %s has no S3 versioning)", topo.Target()))
+		w.Versioning = false
+	}
 	so, ok := topo.(harness.SSEOfferer)
 	if !ok {
 		return nil
@@ -150,8 +157,12 @@ func (r *run) fit(topo harness.Topology) error {
 			continue
 		}
 		if !r.o.Adapt {
+			offers := strings.Join(offered, ", ")
+			if offers == "" {
+				offers = "none"
+			}
 			return refuse("scenario %s writes with %s (workload.sse), which target %s does not offer (it offers %s)",
-				s.Name, m.name, topo.Target(), strings.Join(offered, ", "))
+				s.Name, m.name, topo.Target(), offers)
 		}
 		to, toWeight := "none", &w.SSE.None
 		for _, o := range modes {

@@ -7,14 +7,22 @@ import (
 )
 
 var (
-	_ harness.BucketPreparer = (*Topology)(nil)
-	_ harness.SSEOfferer     = (*Topology)(nil)
+	_ harness.BucketPreparer    = (*Topology)(nil)
+	_ harness.SSEOfferer        = (*Topology)(nil)
+	_ harness.VersioningRefuser = (*Topology)(nil)
 )
 
-// SSEModes implements harness.SSEOfferer: s3api stores SSE-S3 objects
-// encrypted at rest; it refuses SSE-KMS and ignores SSE-C headers, so
-// neither is offered.
-func (t *Topology) SSEModes() []string { return []string{"SSE-S3"} }
+// RefusesVersioning implements harness.VersioningRefuser: s3api answers
+// PutBucketVersioning "Not implemented" with this pipeline, and the
+// container-sync daemon skips containers with object versioning.
+func (t *Topology) RefusesVersioning() bool { return true }
+
+// SSEModes implements harness.SSEOfferer, offering none: s3api refuses
+// SSE-KMS and ignores SSE-C headers, and although the encryption
+// middleware keeps every object encrypted at rest, s3api never says so
+// (no x-amz-server-side-encryption on any response), so no client can
+// tell an SSE-S3 object kept encrypted from one that was not.
+func (t *Topology) SSEModes() []string { return []string{} }
 
 var _ harness.ChunkedUploadRefuser = (*Site)(nil)
 

@@ -215,3 +215,19 @@ type ChunkedUploadRefuser interface {
 type KMSKeyNamer interface {
 	KMSKeyID() string
 }
+
+// Started returns what a provider's Start returned as a Topology, closing
+// what a failed start left running: a nil pointer must not become a
+// non-nil interface.
+func Started[T any, P interface {
+	*T
+	Topology
+}](ctx context.Context, t P, err error) (Topology, error) {
+	if err != nil {
+		if t != nil {
+			_ = t.Close(context.WithoutCancel(ctx))
+		}
+		return nil, err
+	}
+	return t, nil
+}

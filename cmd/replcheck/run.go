@@ -22,6 +22,7 @@ import (
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/harness/engines"
 	"github.com/replcheck/replcheck/harness/external"
 	"github.com/replcheck/replcheck/internal/human"
 	"github.com/replcheck/replcheck/reports"
@@ -349,15 +350,15 @@ func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir str
 			return nil, fmt.Errorf("start %s topology: no sites file", s.Topology.Target)
 		}
 		topo, err := external.Open(ctx, f.ext, external.Options{Logger: log})
-		return started(ctx, topo, err)
+		return harness.Started(ctx, topo, err)
 	}
 	if scenario.IsEngine(s.Topology.Target) {
-		return startEngine(ctx, s.Topology.Target, s.Topology.Sites, log)
+		return engines.Start(ctx, s.Topology.Target, s.Topology.Sites, log)
 	}
 	if s.Topology.Target == scenario.TargetContainers {
 		topo, err := containers.Start(ctx, containers.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log})
-		return started(ctx, topo, err)
+		return harness.Started(ctx, topo, err)
 	}
 	opts := embedded.Options{Sites: s.Topology.Sites, Flaws: s.Flaws(),
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, Logger: log}
@@ -365,23 +366,7 @@ func (f runFlags) startTarget(ctx context.Context, s *scenario.Scenario, dir str
 		opts.DataDir = filepath.Join(dir, "data")
 	}
 	topo, err := embedded.Start(ctx, opts)
-	return started(ctx, topo, err)
-}
-
-// started returns what a target's start function returned as a topology,
-// closing what a failed start left running (a nil pointer must not
-// become a non-nil interface).
-func started[T any, P interface {
-	*T
-	harness.Topology
-}](ctx context.Context, t P, err error) (harness.Topology, error) {
-	if err != nil {
-		if t != nil {
-			t.Close(context.WithoutCancel(ctx))
-		}
-		return nil, err
-	}
-	return t, nil
+	return harness.Started(ctx, topo, err)
 }
 
 // runOne runs s into a fresh folder under f.out.

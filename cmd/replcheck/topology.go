@@ -21,6 +21,7 @@ import (
 	"github.com/replcheck/replcheck/harness"
 	"github.com/replcheck/replcheck/harness/containers"
 	"github.com/replcheck/replcheck/harness/embedded"
+	"github.com/replcheck/replcheck/harness/engines"
 	"github.com/replcheck/replcheck/harness/external"
 	scenario "github.com/replcheck/replcheck/scenarios"
 )
@@ -138,15 +139,15 @@ engine for --target containers).`,
 			switch target {
 			case embedded.Target:
 				et, serr := embedded.Start(ctx, embedded.Options{DataDir: dataDir, Flaws: fl, Logger: log})
-				topo, err = started(ctx, et, serr)
+				topo, err = harness.Started(ctx, et, serr)
 			case containers.Target:
 				ct, serr := containers.Start(ctx, containers.Options{Flaws: fl, Logger: log})
-				topo, err = started(ctx, ct, serr)
+				topo, err = harness.Started(ctx, ct, serr)
 			case scenario.TargetMinIO, scenario.TargetCeph, scenario.TargetSwift:
 				if len(fl) > 0 {
 					return usageErr("--flaw: flaws are options of the reference engine; target %s runs a real engine", target)
 				}
-				topo, err = startEngine(ctx, target, nil, log)
+				topo, err = engines.Start(ctx, target, nil, log)
 			default:
 				return usageErr("--target %q: want embedded, containers, minio, ceph or swift", target)
 			}
@@ -286,7 +287,7 @@ running stops working. With --images, also the images replcheck built
 			if all {
 				// Real-engine topologies are processes on this host:
 				// no Docker needed to clean them up.
-				if err := downEngines(cmd.OutOrStdout()); err != nil {
+				if err := engines.Down(cmd.OutOrStdout()); err != nil {
 					return infraErr(err)
 				}
 			}

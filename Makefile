@@ -40,8 +40,10 @@ calibrate-containers:
 	out=$$(mktemp -d); $(GO) run ./cmd/replcheck calibrate --target containers $(CALIBRATE_CONTAINERS_FLAGS) --out $$out; rm -rf $$out
 
 # The Ginkgo suites against a target: TARGET=embedded (default),
-# containers, or external with SITES=sites.yaml (credentials from the
-# environment variables the file names). LABELS filters specs, e.g.
+# containers, external with SITES=sites.yaml (credentials from the
+# environment variables the file names), or minio, ceph or swift (each
+# suite starts that engine's topology here; `make engines` installs
+# them; specs needing what the engine lacks skip). LABELS filters specs, e.g.
 # LABELS='conformance && !slow'; FLAW turns on a reference-engine flaw.
 # JUnit and JSON reports go to SUITES_OUT.
 TARGET     ?= embedded

@@ -18,7 +18,7 @@ import (
 var _ = Describe("one namespace through S3 and Swift", Label("conformance", "cross-api"), func() {
 	perSite(func(i int) {
 		It("serves an S3 bucket as a Swift container and back", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s, c := swiftLogin(ctx, site, true), mc(site, true)
 			viaS3, viaSwift := bucketName("x-bucket-s3", i), bucketName("x-bucket-swift", i)
 
@@ -50,7 +50,7 @@ var _ = Describe("one namespace through S3 and Swift", Label("conformance", "cro
 		}, SpecTimeout(shortTimeout))
 
 		It("reads an object written over S3 through Swift, and one written over Swift through S3, metadata included", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s, c, sc := swiftLogin(ctx, site, true), mc(site, true), s3Client(site, true)
 			b := bucketName("x-object", i)
 			createBucket(ctx, sc, b, client.BucketOptions{})
@@ -97,7 +97,7 @@ var _ = Describe("one namespace through S3 and Swift", Label("conformance", "cro
 		}, SpecTimeout(shortTimeout))
 
 		It("lists the same keys, sizes and ETags through both APIs", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s, c := swiftLogin(ctx, site, true), mc(site, true)
 			b := bucketName("x-list", i)
 			createBucket(ctx, s3Client(site, true), b, client.BucketOptions{})
@@ -179,7 +179,7 @@ var _ = Describe("read-your-writes at the local endpoint", Label("conformance", 
 		}, SpecTimeout(shortTimeout))
 
 		It("serves each Swift write at once to GET, HEAD and listing at the same endpoint", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("ryw-swift", i)
 			s.createContainer(ctx, c, nil)

@@ -225,7 +225,7 @@ var _ = Describe("S3 API of the replicated endpoint", Label("conformance", "s3")
 
 			var parts []minio.CompletePart
 			for n, p := range [][]byte{p1, p2} {
-				op, err := cc.PutObjectPart(ctx, b, "big", id, n+1, bytes.NewReader(p), int64(len(p)), minio.PutObjectPartOptions{})
+				op, err := cc.PutObjectPart(ctx, b, "big", id, n+1, bytes.NewReader(p), int64(len(p)), partOptions(cc))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(unquote(op.ETag)).To(Equal(md5Hex(p)), "a part's ETag is its MD5")
 				parts = append(parts, minio.CompletePart{PartNumber: n + 1, ETag: op.ETag})
@@ -261,12 +261,12 @@ var _ = Describe("S3 API of the replicated endpoint", Label("conformance", "s3")
 			// Abort: the upload and its parts are gone, nothing is written.
 			id2, err := cc.NewMultipartUpload(ctx, b, "aborted", minio.PutObjectOptions{})
 			Expect(err).NotTo(HaveOccurred())
-			_, err = cc.PutObjectPart(ctx, b, "aborted", id2, 1, bytes.NewReader(p2), int64(len(p2)), minio.PutObjectPartOptions{})
+			_, err = cc.PutObjectPart(ctx, b, "aborted", id2, 1, bytes.NewReader(p2), int64(len(p2)), partOptions(cc))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(cc.AbortMultipartUpload(ctx, b, "aborted", id2)).To(Succeed())
 			_, err = cc.ListObjectParts(ctx, b, "aborted", id2, 0, 1000)
 			Expect(errCode(err)).To(Equal("NoSuchUpload"), "list parts of an aborted upload: %v", err)
-			_, err = cc.PutObjectPart(ctx, b, "aborted", id2, 2, bytes.NewReader(p2), int64(len(p2)), minio.PutObjectPartOptions{})
+			_, err = cc.PutObjectPart(ctx, b, "aborted", id2, 2, bytes.NewReader(p2), int64(len(p2)), partOptions(cc))
 			Expect(errCode(err)).To(Equal("NoSuchUpload"), "upload a part to an aborted upload: %v", err)
 			ups, err = cc.ListMultipartUploads(ctx, b, "", "", "", "", 1000)
 			Expect(err).NotTo(HaveOccurred())
@@ -345,6 +345,7 @@ var _ = Describe("S3 API of the replicated endpoint", Label("conformance", "s3")
 
 		It("versions objects: enable, suspend, list versions, read and delete versions", func(ctx SpecContext) {
 			site := siteAt(i)
+			skipIf(env.MissingVersioning(ctx))
 			c := mc(site, true)
 			b := bucketName("s3-versions", i)
 			createBucket(ctx, s3Client(site, true), b, client.BucketOptions{})

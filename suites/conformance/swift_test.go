@@ -14,7 +14,7 @@ import (
 var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "swift"), func() {
 	perSite(func(i int) {
 		It("authenticates with TempAuth v1 and refuses bad keys and tokens", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			cr := site.Credentials()
 			ep := site.Replicated()
 
@@ -55,7 +55,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("creates, heads, lists and deletes a container", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-container", i)
 
@@ -93,7 +93,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("lists a container: JSON and plain, prefix, delimiter, marker, end_marker, limit", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-list", i)
 			s.createContainer(ctx, c, nil)
@@ -130,7 +130,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("puts, gets, heads, posts and deletes an object with its metadata, content type and MD5 ETag", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-object", i)
 			s.createContainer(ctx, c, nil)
@@ -184,7 +184,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("serves ranges and conditional GETs", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-range", i)
 			s.createContainer(ctx, c, nil)
@@ -230,7 +230,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("copies objects with COPY and X-Copy-From", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-copy", i)
 			s.createContainer(ctx, c, nil)
@@ -269,7 +269,7 @@ var _ = Describe("Swift API of the replicated endpoint", Label("conformance", "s
 		}, SpecTimeout(shortTimeout))
 
 		It("answers errors with Swift's statuses: 404, 409, 401", func(ctx SpecContext) {
-			site := siteAt(i)
+			site := swiftSiteAt(i)
 			s := swiftLogin(ctx, site, true)
 			c := bucketName("sw-errors", i)
 			missing := bucketName("sw-errors-missing", i)

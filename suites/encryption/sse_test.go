@@ -52,6 +52,14 @@ func flawLabels(p pattern, c encCase) []string {
 	return out
 }
 
+// skipIf skips the spec, with why, unless why is "".
+func skipIf(why string) {
+	if why != "" {
+		Skip(why)
+	}
+}
+
+// skipUnless skips the spec, saying why, when the target lacks caps.
 func skipUnless(caps ...harness.Capability) {
 	if why := env.Missing(caps...); why != "" {
 		Skip(why)
@@ -73,6 +81,13 @@ var _ = Describe("encrypted objects", Label("encryption"), func() {
 					}
 					It(fmt.Sprintf("%s objects %s replicate without loss", size, p.what), Label(flawLabels(p, c)...), func(ctx SpecContext) {
 						skipUnless(p.needs...)
+						skipIf(env.MissingSSE(c.mode))
+						if p.swift {
+							skipIf(env.MissingSwift()) // what Swift does with encrypted objects
+						}
+						if p.versioned {
+							skipIf(env.MissingVersioning(ctx))
+						}
 						r := newRun(env, true, within)
 						Expect(r.play(ctx, item{p, c})).To(BeTrue())
 					}, SpecTimeout(2*time.Minute))

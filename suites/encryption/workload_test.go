@@ -56,13 +56,9 @@ func (c encCase) String() string {
 }
 
 // sse is the case's encryption for a write in s (SSE-C uses the session's
-// key, which the verifier reads with; SSE-KMS the endpoint's default key).
-func (c encCase) sse(s *suite.Session) client.SSE {
-	if c.mode == client.SSEC {
-		return s.SSEC
-	}
-	return client.SSE{Mode: c.mode}
-}
+// key, which the verifier reads with; SSE-KMS the key the target names,
+// or the endpoint's default key).
+func (c encCase) sse(s *suite.Session) client.SSE { return s.SSE(c.mode) }
 
 func (c encCase) write(s *suite.Session, kind history.Kind) suite.Write {
 	w := suite.Write{Kind: kind, Size: singleSize, SSE: c.sse(s)}
@@ -102,7 +98,7 @@ func newRun(e *suite.Env, strict bool, within time.Duration) *run {
 	// Session.Client is not safe for concurrent use: make every client
 	// here, before phases write from both sites at once.
 	for _, site := range e.Sites() {
-		for _, api := range []string{client.APIS3, client.APISwift} {
+		for _, api := range e.APIs() {
 			r.client(site, api)
 		}
 	}

@@ -23,7 +23,8 @@ import (
 // waits for replication (the verifier returns as soon as it can decide).
 const within = time.Minute
 
-// apis are both protocols over the one namespace.
+// apis are both protocols over the one namespace, as specs name their
+// writes; on a target without Swift, rec sends Swift's share over S3.
 var apis = []string{client.APIS3, client.APISwift}
 
 // newSession starts a recorded session closed when the spec ends.
@@ -32,19 +33,31 @@ func newSession() *suite.Session {
 	s, err := env.Session()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Close)
+	if why := env.MissingSwift(); why != "" {
+		GinkgoWriter.Printf("%s: the spec's Swift writes and reads go over S3\n", why)
+	}
 	return s
 }
 
-// rec returns the session's recorded client of site through api.
+// rec returns the session's recorded client of site through api: Swift
+// is a second way in to the same objects, taken over S3 on a target
+// without Swift (the S3-only form of the spec).
 func rec(s *suite.Session, site harness.Site, api string) *client.Recording {
 	GinkgoHelper()
-	c, err := s.Client(site, api)
+	c, err := s.Client(site, env.WayIn(api))
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }
 
-// bucket creates the run's bucket name at site (replicated endpoint) and
-// waits for the peer to have it.
+// skipIf skips the spec, with why, unless why is "".
+func skipIf(why string) {
+	if why != "" {
+		Skip(why)
+	}
+}
+
+// bucket creates the run's bucket name for replication from site
+// (suite.Env.CreateBucket) and waits for the peer to have it.
 func bucket(ctx context.Context, s *suite.Session, site harness.Site, name string, o client.BucketOptions) string {
 	GinkgoHelper()
 	b, err := s.Bucket(ctx, site, name, o)
@@ -53,9 +66,11 @@ func bucket(ctx context.Context, s *suite.Session, site harness.Site, name strin
 }
 
 // versionedBucket creates a versioned bucket at site; Session.Bucket
-// returns once every site has versioning on.
+// returns once every site has versioning on. It skips the spec on a
+// target that refuses S3 versioning.
 func versionedBucket(ctx context.Context, s *suite.Session, site harness.Site, name string) string {
 	GinkgoHelper()
+	skipIf(env.MissingVersioning(ctx))
 	return bucket(ctx, s, site, name, client.BucketOptions{Versioning: true})
 }
 
@@ -95,8 +110,8 @@ func listing(ctx context.Context, site harness.Site, api, b string) ([]client.Li
 	return c.List(ctx, b, "")
 }
 
-// expectSameListings lists b at every site through S3 and Swift
-// (unrecorded): every listing names the same keys with the same sizes,
+// expectSameListings lists b at every site through S3 and (where the
+// target has it) Swift, unrecorded: every listing names the same keys with the same sizes,
 // and the ETags of one API agree between the sites. With want not nil,
 // the keys are exactly those (none for an empty want). It returns the
 // keys listed.
@@ -107,7 +122,7 @@ func expectSameListings(ctx context.Context, b string, want ...string) []string 
 		list  []client.ListEntry
 	}
 	var all []named
-	for _, api := range apis {
+	for _, api := range env.APIs() {
 		var first []client.ListEntry
 		for i, site := range env.Sites() {
 			l, err := listing(ctx, site, api, b)
@@ -141,7 +156,7 @@ func expectSameListings(ctx context.Context, b string, want ...string) []string 
 }
 
 // userMeta returns the user metadata of b/key that every site serves
-// through S3 and Swift (unrecorded), expecting them all to agree; the
+// through S3 and (where the target has it) Swift, unrecorded, expecting them all to agree; the
 // names the verifier writes (the operation ids) are left out. The
 // verifier compares metadata between the sites, not with the updates the
 // history made, so a spec that knows what an update wrote checks it here.
@@ -149,7 +164,7 @@ func userMeta(ctx context.Context, b, key string) map[string]string {
 	GinkgoHelper()
 	var first map[string]string
 	for i, site := range env.Sites() {
-		for j, api := range apis {
+		for j, api := range env.APIs() {
 			c, err := env.Client(site, api, true)
 			Expect(err).NotTo(HaveOccurred())
 			info, err := c.Head(ctx, b, key, client.GetOptions{})
@@ -165,7 +180,7 @@ func userMeta(ctx context.Context, b, key string) map[string]string {
 				continue
 			}
 			Expect(m).To(Equal(first), "metadata of %s/%q at %s over %s unlike at %s over %s",
-				b, key, site.Name(), api, env.Site(0).Name(), apis[0])
+				b, key, site.Name(), api, env.Site(0).Name(), client.APIS3)
 		}
 	}
 	return first

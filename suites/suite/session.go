@@ -62,7 +62,7 @@ func (e *Env) Session() (*Session, error) {
 	var names []string
 	for _, site := range e.Sites() {
 		names = append(names, site.Name())
-		if s.probes[site.Name()], err = e.Client(site, client.APIS3, true); err != nil {
+		if s.probes[site.Name()], err = e.probeClient(site); err != nil {
 			return nil, err
 		}
 	}
@@ -103,13 +103,12 @@ func (s *Session) Client(site harness.Site, api string) (*client.Recording, erro
 	return r, nil
 }
 
-// Bucket creates the run's bucket name at site through its S3 replicated
-// endpoint, waits until every other site has it (and, if versioned, has
-// versioning on), and checks it at the end of the session.
+// Bucket creates the run's bucket name for replication at site
+// (Env.CreateBucket), waits until every other site has it (and, if
+// versioned, has versioning on), and checks it at the end of the session.
 func (s *Session) Bucket(ctx context.Context, site harness.Site, name string, o client.BucketOptions) (string, error) {
 	b := s.env.BucketName(name)
-	c := s.probes[site.Name()]
-	if err := c.CreateBucket(ctx, b, o); err != nil {
+	if err := s.env.CreateBucket(ctx, site, b, o); err != nil {
 		return "", fmt.Errorf("create bucket %s at %s: %w", b, site.Name(), err)
 	}
 	s.buckets = append(s.buckets, b)

@@ -87,7 +87,15 @@ type Options struct {
 	Dir string
 	// StateRoot is where proc keeps the state directory (proc.Root() if
 	// empty).
-	StateRoot    string
+	StateRoot string
+	// DevicesDir holds the object, container and account devices, one
+	// subdirectory per site. Swift keeps an object's metadata in xattrs,
+	// which ext4 limits to one 4 KiB block: a long key overflows it, the
+	// object server fails with ENOSPC and the proxy then error-limits its
+	// only device for a minute. Empty: under /dev/shm (tmpfs, whose xattrs
+	// have no such limit) when xattrs fit there, removed by Close and by
+	// proc.Cleanup; else with the data in Dir.
+	DevicesDir   string
 	SyncInterval time.Duration // default DefaultSyncInterval; whole seconds, at least 1
 	ReadyTimeout time.Duration // default DefaultReadyTimeout
 	Logger       *slog.Logger
@@ -213,6 +221,16 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 		opts.Dir = filepath.Join(t.state.Dir(), "data")
 	}
 	t.dir = opts.Dir
+	devices := opts.DevicesDir
+	if devices == "" {
+		devices = opts.Dir
+		if shm := "/dev/shm"; roomyXattrs(shm) {
+			devices = filepath.Join(shm, "replcheck-"+t.state.ID())
+			if err := t.state.RemoveWith(devices); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	key := randHex(12)
 	for _, name := range opts.Sites {
 		s := &Site{name: name, cluster: clusterName(name), dir: filepath.Join(opts.Dir, name), t: t,
@@ -252,7 +270,7 @@ func Start(ctx context.Context, opts Options) (*Topology, error) {
 	errs := make([]error, len(sites))
 	for i, s := range sites {
 		peer := sites[1-i]
-		conf := clusterConf{Dir: s.dir, Devices: filepath.Join(s.dir, "srv"), Cluster: s.cluster, Peer: peer.cluster,
+		conf := clusterConf{Dir: s.dir, Devices: filepath.Join(devices, s.name, "srv"), Cluster: s.cluster, Peer: peer.cluster,
 			PeerSyncURL: peerURL[s.name], SelfURL: "http://" + proc.Addr(s.ports.Proxy) + "/v1/", RealmKey: realmKey,
 			HashPrefix: randHex(8), HashSuffix: randHex(8), Key: key, RootSecret: rootSecret(), SyncInterval: opts.SyncInterval,
 			Ports: s.ports, RunUser: runUser.Username}
@@ -555,4 +573,16 @@ func (s *Site) Resume(ctx context.Context) error {
 	}
 	s.paused = false
 	return nil
+}
+
+// roomyXattrs reports whether dir takes a user xattr larger than ext4's
+// 4 KiB block (tmpfs does), as Swift's object metadata of long keys needs.
+func roomyXattrs(dir string) bool {
+	f, err := os.CreateTemp(dir, "replcheck-xattr-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	return syscall.Setxattr(f.Name(), "user.replcheck", make([]byte, 16<<10), 0) == nil
 }

@@ -75,6 +75,17 @@ type Credentials struct {
 	SwiftKey  string
 }
 
+// Secrets returns the secret keys of sites, to redact from what is kept
+// of their logs.
+func Secrets(sites []Site) []string {
+	var out []string
+	for _, s := range sites {
+		c := s.Credentials()
+		out = append(out, c.SecretKey, c.SwiftKey)
+	}
+	return out
+}
+
 // String shows the access key and Swift user only.
 func (c Credentials) String() string {
 	return fmt.Sprintf("access key %s, swift user %s", c.AccessKey, c.SwiftUser)
@@ -194,6 +205,26 @@ type BucketPreparer interface {
 // SSE-C). A topology that is not one offers them all.
 type SSEOfferer interface {
 	SSEModes() []string
+}
+
+// OffersSSE reports whether t offers SSE mode (named as verifier/client
+// names it); a topology that is not an SSEOfferer offers every mode.
+func OffersSSE(t Topology, mode string) bool {
+	so, ok := t.(SSEOfferer)
+	return !ok || slices.Contains(so.SSEModes(), mode)
+}
+
+// OfferedSSE names the SSE modes t offers, for messages: "SSE-S3,
+// SSE-KMS", "none", or "all" for a topology that is not an SSEOfferer.
+func OfferedSSE(t Topology) string {
+	so, ok := t.(SSEOfferer)
+	switch {
+	case !ok:
+		return "all"
+	case len(so.SSEModes()) == 0:
+		return "none"
+	}
+	return strings.Join(so.SSEModes(), ", ")
 }
 
 // VersioningRefuser is a topology whose buckets cannot be versioned over

@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,30 +142,21 @@ func (r *run) fit(topo harness.Topology) error {
 		r.res.Adapted = append(r.res.Adapted, fmt.Sprintf("workload.versioning: off (target %s has no S3 versioning)", topo.Target()))
 		w.Versioning = false
 	}
-	so, ok := topo.(harness.SSEOfferer)
-	if !ok {
-		return nil
-	}
-	offered := so.SSEModes()
 	modes := []struct {
 		name   string
 		weight *int
 	}{{client.SSEKMS, &w.SSE.KMS}, {client.SSES3, &w.SSE.S3}, {client.SSEC, &w.SSE.C}}
 	for _, m := range modes {
-		if *m.weight == 0 || slices.Contains(offered, m.name) {
+		if *m.weight == 0 || harness.OffersSSE(topo, m.name) {
 			continue
 		}
 		if !r.o.Adapt {
-			offers := strings.Join(offered, ", ")
-			if offers == "" {
-				offers = "none"
-			}
 			return refuse("scenario %s writes with %s (workload.sse), which target %s does not offer (it offers %s)",
-				s.Name, m.name, topo.Target(), offers)
+				s.Name, m.name, topo.Target(), harness.OfferedSSE(topo))
 		}
 		to, toWeight := "none", &w.SSE.None
 		for _, o := range modes {
-			if slices.Contains(offered, o.name) {
+			if harness.OffersSSE(topo, o.name) {
 				to, toWeight = o.name, o.weight
 				break
 			}

@@ -81,15 +81,10 @@ func (e *Env) WayIn(api string) string {
 // verifier/client names it) cannot run on the target, or "". A target
 // that is not a harness.SSEOfferer offers every mode.
 func (e *Env) MissingSSE(mode string) string {
-	o, ok := e.Topo.(harness.SSEOfferer)
-	if !ok || mode == "" || mode == client.SSENone || slices.Contains(o.SSEModes(), mode) {
+	if mode == "" || mode == client.SSENone || harness.OffersSSE(e.Topo, mode) {
 		return ""
 	}
-	offers := strings.Join(o.SSEModes(), ", ")
-	if offers == "" {
-		offers = "none"
-	}
-	return fmt.Sprintf("target %s does not offer %s (it offers %s)", e.Target, mode, offers)
+	return fmt.Sprintf("target %s does not offer %s (it offers %s)", e.Target, mode, harness.OfferedSSE(e.Topo))
 }
 
 // MissingPolicies returns why a spec that needs the storage policies
@@ -173,14 +168,19 @@ func (e *Env) policies(ctx context.Context, authURL string) ([]string, error) {
 }
 
 // MissingVersioning returns why a spec that needs S3 versioning cannot
-// run on the target, or "": the first call turns versioning on in a
-// bucket of the run, and an engine that answers it is not implemented
-// refuses it. Any other outcome lets the specs run and meet it.
+// run on the target, or "": a harness.VersioningRefuser says so itself;
+// on any other target the first call turns versioning on in a bucket of
+// the run, and an engine that answers it is not implemented refuses it. Any other outcome lets the specs run and meet it.
 func (e *Env) MissingVersioning(ctx context.Context) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.versioning != nil {
 		return *e.versioning
+	}
+	if vr, ok := e.Topo.(harness.VersioningRefuser); ok && vr.RefusesVersioning() {
+		why := fmt.Sprintf("target %s has no S3 versioning", e.Target)
+		e.versioning = &why
+		return why
 	}
 	site := e.Site(0)
 	c, err := e.Client(site, client.APIS3, true)

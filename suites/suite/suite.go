@@ -321,10 +321,7 @@ func (e *Env) removeSegments(ctx context.Context, site harness.Site, buckets []s
 // status are not always in its message (MinIO's says "not empty").
 func isConflict(err error) bool {
 	var er minio.ErrorResponse
-	if errors.As(err, &er) && (er.Code == "BucketNotEmpty" || er.StatusCode == http.StatusConflict) {
-		return true
-	}
-	return strings.Contains(err.Error(), "BucketNotEmpty") || strings.Contains(err.Error(), "409")
+	return errors.As(err, &er) && er.Code == "BucketNotEmpty" || client.StatusCode(err) == http.StatusConflict
 }
 
 // Empty deletes every object, version and delete marker in bucket

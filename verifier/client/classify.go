@@ -75,15 +75,15 @@ func Classify(err error) history.Outcome {
 	}
 	// 501: the server does not implement what was asked (RGW refuses some
 	// SSE-KMS copies so), so it cannot have applied it.
-	if code := statusCode(err); code >= 400 && code < 500 || code == http.StatusNotImplemented {
+	if code := StatusCode(err); code >= 400 && code < 500 || code == http.StatusNotImplemented {
 		return history.Failed
 	}
 	return history.Unknown
 }
 
-// statusCode is the HTTP status of a server's error response, 0 if err is
+// StatusCode is the HTTP status of a server's error response, 0 if err is
 // not one.
-func statusCode(err error) int {
+func StatusCode(err error) int {
 	var er minio.ErrorResponse
 	if errors.As(err, &er) {
 		return er.StatusCode
@@ -109,5 +109,5 @@ func IsNotFound(err error) bool {
 			return true
 		}
 	}
-	return statusCode(err) == http.StatusNotFound
+	return StatusCode(err) == http.StatusNotFound
 }

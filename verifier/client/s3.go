@@ -244,7 +244,7 @@ func (c *S3) UpdateMetaResult(ctx context.Context, bucket, key string, meta map[
 	}
 	res, err := c.copyReplace(ctx, bucket, key, key, SSE{}, nil, meta)
 	if err != nil {
-		if statusCode(err) == http.StatusBadRequest {
+		if StatusCode(err) == http.StatusBadRequest {
 			err = fmt.Errorf("%w (if the object is SSE-C encrypted: S3 replaces metadata by copying, which needs the key)", err)
 		}
 		return WriteResult{}, wrap(APIS3, "update-meta", bucket, key, err)

@@ -19,10 +19,5 @@ func (t *Topology) KMSKeyID() string { return KMSKeyID }
 // sites' secrets redacted (the runner's LogSaver: a run that does not
 // pass keeps them).
 func (t *Topology) SaveLogs(_ context.Context, dir string) error {
-	var secrets []string
-	for _, s := range t.Sites() {
-		c := s.Credentials()
-		secrets = append(secrets, c.SecretKey, c.SwiftKey)
-	}
-	return t.state.SaveLogs(dir, secrets...)
+	return t.state.SaveLogs(dir, harness.Secrets(t.Sites())...)
 }
